@@ -1,0 +1,101 @@
+"""The analyzer seam: score outputs one by one (batched), then aggregate scores into metrics and findings.
+
+An analyzer is built by a factory registered under its name, from the options the suite or the CLI
+gives (``--analyzer-arg toxicity.threshold=0.4``)::
+
+    @analyzers.register("length")
+    def make_length(*, options: Mapping[str, Any]) -> Analyzer:
+        return LengthAnalyzer()
+
+    class LengthAnalyzer:
+        name = "length"
+        identity = {"scorer": "len", "version": "1"}
+        batch_size = 1024
+
+        def score(self, *, items):
+            return [Score(prompt_id=i.prompt.id, analyzer=self.name, name="chars",
+                          value=float(len(i.generation.output))) for i in items]
+
+        def aggregate(self, *, items, scores):
+            values = [s.value for s in scores if s.analyzer == self.name]
+            return Analysis(metrics=(Metric(analyzer=self.name, name="mean_chars",
+                                            value=sum(values) / len(values), n=len(values)),))
+
+Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
+scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
+never 0. ``aggregate`` sees every score of the run for its items — an analyzer may use another's
+(bias reads toxicity and sentiment) — and must not mutate anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+from auditkit.records import Finding, Generation, Metric, Prompt, Score
+from auditkit.registry import Registry
+
+__all__ = [
+    "Analysis",
+    "Analyzer",
+    "AnalyzerFactory",
+    "Observation",
+    "analyzers",
+    "build_analyzer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A prompt with its generation: the unit analyzers score."""
+
+    prompt: Prompt
+    generation: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What one analyzer concluded about a run."""
+
+    metrics: tuple[Metric, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-ready facts for the report and results.json: what was tested and how, tables, histograms."""
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    """Scores outputs and aggregates the scores."""
+
+    name: str
+    identity: Mapping[str, Any]
+    """Scorer name, version, weights hash, options: recorded in the manifest, compared by the gate."""
+    batch_size: int
+
+    def score(self, *, items: Sequence[Observation]) -> list[Score]:
+        """Scores for these outputs (any number per output, each with this analyzer's name)."""
+        ...
+
+    def aggregate(self, *, items: Sequence[Observation], scores: Sequence[Score]) -> Analysis:
+        """Metrics and findings over the run. ``items`` include failed generations; ``scores`` all analyzers'."""
+        ...
+
+
+AnalyzerFactory = Callable[..., Analyzer]
+"""``factory(*, options: Mapping[str, Any]) -> Analyzer``."""
+
+analyzers: Registry[AnalyzerFactory] = Registry(
+    kind="analyzer",
+    group="auditkit.analyzers",
+    builtin_modules=(
+        "auditkit.analyzers.toxicity",
+        "auditkit.analyzers.bias",
+        "auditkit.analyzers.memorization",
+        "auditkit.analyzers.energy",
+    ),
+)
+
+
+def build_analyzer(*, name: str, options: Mapping[str, Any]) -> Analyzer:
+    """Look up ``name`` (exit 2 with suggestions when unknown) and build it with ``options``."""
+    return analyzers.get(name)(options=dict(options))

@@ -1,0 +1,97 @@
+"""Statistics shared by every analyzer: intervals first; tests and corrections build on them.
+
+Keyword-only functions with one fixed return type. The formulas come from scipy and statsmodels; this
+module only chooses methods, guards edge cases (empty data, all-equal values) and names the method so
+results say how each number was obtained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "Interval",
+    "bootstrap_mean_interval",
+    "mean_interval",
+    "wilson_interval",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A point estimate with its two-sided interval and how it was computed."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+    method: str
+
+
+def wilson_interval(*, successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Proportion ``successes / n`` with a Wilson score interval (good coverage even near 0 and 1)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    method = f"proportion, Wilson {confidence:.0%} CI"
+    if n <= 0:
+        return Interval(value=None, low=None, high=None, n=0, method=method)
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes={successes} must lie in [0, n={n}]")
+    low, high = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
+    return Interval(value=successes / n, low=float(low), high=float(high), n=n, method=method)
+
+
+def bootstrap_mean_interval(
+    *,
+    values: Sequence[float],
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
+    """Mean with a BCa bootstrap interval (scipy), seeded so reruns give the same bounds."""
+    from scipy.stats import bootstrap
+
+    data = np.asarray(values, dtype=float)
+    method = f"mean, bootstrap BCa {confidence:.0%} CI ({resamples} resamples)"
+    if data.size == 0:
+        return Interval(value=None, low=None, high=None, n=0, method=method)
+    mean = float(data.mean())
+    if data.size == 1 or np.ptp(data) == 0:
+        # No spread to resample: the interval collapses onto the value (BCa is undefined here).
+        return Interval(value=mean, low=mean, high=mean, n=int(data.size), method=method)
+    result = bootstrap(
+        (data,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="BCa",
+        random_state=np.random.default_rng(seed),
+        vectorized=True,
+    )
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        result = bootstrap(
+            (data,), np.mean, confidence_level=confidence, n_resamples=resamples,
+            method="percentile", random_state=np.random.default_rng(seed), vectorized=True,
+        )
+        low, high = result.confidence_interval
+        method = f"mean, bootstrap percentile {confidence:.0%} CI ({resamples} resamples)"
+    return Interval(value=mean, low=float(low), high=float(high), n=int(data.size), method=method)
+
+
+def mean_interval(*, values: Sequence[float], confidence: float = 0.95) -> Interval:
+    """Mean with a Student-t interval: fast, for large samples of well-behaved measures (energy, latency)."""
+    from scipy import stats
+
+    data = np.asarray(values, dtype=float)
+    method = f"mean, Student-t {confidence:.0%} CI"
+    if data.size == 0:
+        return Interval(value=None, low=None, high=None, n=0, method=method)
+    mean = float(data.mean())
+    if data.size == 1 or np.ptp(data) == 0:
+        return Interval(value=mean, low=mean, high=mean, n=int(data.size), method=method)
+    low, high = stats.t.interval(confidence, data.size - 1, loc=mean, scale=stats.sem(data))
+    return Interval(value=mean, low=float(low), high=float(high), n=int(data.size), method=method)
