@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "auditkit.cli.prompts",
     "auditkit.cli.suites",
     "auditkit.cli.plugins",
+    "auditkit.cli.report",
 )
 
 for _module in _COMMAND_MODULES:
@@ -39,8 +40,10 @@ for _module in _COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script. Returns (and exits with) the exit code."""
     try:
-        # Non-standalone click returns the code of typer.Exit instead of exiting; commands return None.
-        result = app(args=argv, standalone_mode=False)
+        # Standalone mode lets click report usage errors itself (message + exit 2) through SystemExit;
+        # typer vendors its own click, so its exception classes cannot be matched from here.
+        app(args=argv, standalone_mode=True)
+        code = 0
     except AuditkitError as error:
         typer.echo(f"auditkit: {error}", err=True)
         code = error.exit_code
@@ -48,19 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("auditkit: interrupted; finished work is in the cache and a rerun resumes it.", err=True)
         code = 130
     except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 0
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            code = exc.exit_code
-        elif isinstance(exc, click.exceptions.Abort):
-            code = 130
-        else:
-            raise
-    else:
-        code = result if isinstance(result, int) else 0
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     if argv is None:
         sys.exit(code)
     return code

@@ -1,0 +1,139 @@
+"""``auditkit suites list|show|validate``: which suites exist, what one resolves to, whether files load."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from auditkit.cli.app import app
+
+__all__ = ["suites_app"]
+
+suites_app = typer.Typer(
+    help="List the built-in probe suites, show what a suite resolves to, validate suite files.",
+    no_args_is_help=True,
+)
+app.add_typer(suites_app, name="suites")
+
+
+@suites_app.command("list")
+def list_suites() -> None:
+    """One built-in suite per line: its name, then its description (`cut -d' ' -f1` gives the names)."""
+    from auditkit.suites import builtin_suites
+
+    infos = builtin_suites()
+    width = max((len(info.name) for info in infos), default=0)
+    for info in infos:
+        typer.echo(f"{info.name:<{width}}  {info.description}".rstrip())
+
+
+@suites_app.command("show")
+def show_suite(
+    ref: Annotated[str, typer.Argument(metavar="NAME|PATH", help="A built-in suite name or a suite file.")],
+    samples: Annotated[
+        int | None, typer.Option("--samples", min=1, help="Count prompts with K samples.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resolved suite as JSON.")] = False,
+) -> None:
+    """The resolved suite: includes, defaults, probes with their prompt counts, and its hash."""
+    from auditkit.suites import load_suite
+
+    suite = load_suite(ref=ref)
+    probes = [
+        {
+            "suite": probe.suite,
+            "id": probe.id,
+            "description": probe.description,
+            "form": "prompt" if probe.prompt is not None else "messages",
+            "axes": [name for name, _ in probe.axes],
+            "counterfactual": [axis for axis, _ in probe.counterfactual],
+            "rows": len(probe.rows) if probe.row_origins != ("",) else 0,
+            "samples": probe.samples_for(samples=samples),
+            "analyzers": list(probe.analyzers),
+            "generation": dict(probe.generation),
+            "prompts": probe.count(samples=samples),
+        }
+        for probe in suite.probes
+    ]
+    summary = {
+        "id": suite.id,
+        "version": suite.version,
+        "description": suite.description,
+        "source": suite.source,
+        "path": str(suite.path),
+        "hash": suite.hash,
+        "includes": [
+            {"id": s.id, "version": s.version, "hash": s.hash, "source": s.source} for s in suite.includes
+        ],
+        "analyzers": list(suite.analyzers),
+        "analyzer_options": suite.analyzer_options,
+        "generation": dict(suite.generation),
+        "samples": samples or suite.samples,
+        "groups": {axis: list(values) for axis, values in suite.groups.items()},
+        "probes": probes,
+        "prompts": suite.count(samples=samples),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    lines = [
+        f"suite      {suite.id} (version {suite.version})",
+        f"source     {suite.source}  ({suite.path})",
+        f"hash       {suite.hash}",
+    ]
+    if suite.description:
+        lines.append(f"about      {suite.description}")
+    for child in suite.includes:
+        lines.append(
+            f"includes   {child.id} (version {child.version}, {child.source}, hash {child.hash[:12]})"
+        )
+    lines.append(f"analyzers  {', '.join(suite.analyzers) or '-'}")
+    for analyzer, options in suite.analyzer_options.items():
+        lines.append(f"options    {analyzer}: {json.dumps(options, ensure_ascii=False)}")
+    lines.append(f"generation {json.dumps(dict(suite.generation)) if suite.generation else '-'}")
+    lines.append(f"samples    {summary['samples']}")
+    for axis, values in suite.groups.items():
+        lines.append(f"groups     {axis}: {', '.join(values)}")
+    lines.append(f"prompts    {summary['prompts']}")
+    lines.append("")
+    lines.append("probes (suite/probe  prompts  form  analyzers  variables)")
+    for probe in probes:
+        variables = [*probe["axes"], *(f"group<{axis}>" for axis in probe["counterfactual"])]
+        if probe["rows"]:
+            variables.insert(0, f"{probe['rows']} rows")
+        pins = f"  pins {json.dumps(probe['generation'])}" if probe["generation"] else ""
+        lines.append(
+            f"  {probe['suite']}/{probe['id']}  {probe['prompts']}  {probe['form']}  "
+            f"{','.join(probe['analyzers']) or '-'}  {', '.join(variables) or '-'}{pins}"
+        )
+    typer.echo("\n".join(lines))
+
+
+@suites_app.command("validate")
+def validate_suites(
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Suite files (or built-in names).")],
+) -> None:
+    """Load and expand each suite; print OK with its prompt count or the error. Exit 2 if any fails."""
+    from auditkit.errors import AuditkitError
+    from auditkit.suites import expand, load_suite
+
+    failed = 0
+    for ref in paths:
+        try:
+            suite = load_suite(ref=ref)
+            prompts = expand(suite=suite)
+        except AuditkitError as error:
+            failed += 1
+            typer.echo(f"FAIL {ref}\n{error}", err=True)
+            continue
+        per_probe: dict[str, int] = {}
+        for prompt in prompts:
+            key = f"{prompt.suite}/{prompt.template}"
+            per_probe[key] = per_probe.get(key, 0) + 1
+        detail = ", ".join(f"{key} {count}" for key, count in per_probe.items())
+        typer.echo(f"OK {ref}: suite '{suite.id}', {len(prompts)} prompts ({detail})")
+    if failed:
+        typer.echo(f"{failed} of {len(paths)} suites failed validation.", err=True)
+        raise typer.Exit(code=2)
