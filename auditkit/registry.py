@@ -46,12 +46,14 @@ class Registry(Generic[F]):
     def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
+        # Marked loaded only after every import succeeded: a failed import must fail every lookup,
+        # not leave a silently partial registry behind.
         for module in self._builtin_modules:
             importlib.import_module(module)
         for ep in entry_points(group=self.group):
             if ep.name not in self._factories:
                 self._factories[ep.name] = _EntryPointFactory(ep)  # type: ignore[assignment]
+        self._loaded = True
 
     def get(self, name: str) -> F:
         """The factory registered as ``name``; ``PluginNotFound`` (exit 2) with suggestions otherwise."""

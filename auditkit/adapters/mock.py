@@ -1,0 +1,203 @@
+"""Deterministic test doubles (``mock:<name>``), shipped so users can test their own audit pipelines.
+
+Every double answers from the prompt alone — the same prompt id, seed and options give the same text on
+every machine — and counts tokens as whitespace-separated words. They are real adapters: each registered
+analyzer scores their outputs with its real scorer, so a pipeline test with ``mock:toxic`` sees real
+toxicity flags and one with ``mock:biased`` sees a real sentiment gap::
+
+    auditkit run bias --model mock:biased --model-arg group=woman --out /tmp/run
+
+==============  ============================================================================================
+``echo``        returns the prompt text
+``constant``    returns ``text`` (option, default ``OK``) for every prompt
+``toxic``       insulting continuations, picked per prompt from a fixed list of real insults
+``biased``      clearly negative continuations for prompts whose ``group`` attribute is in ``group``
+                (option, comma-separated, default ``woman``), friendly ones for every other group
+``memorizer``   returns ``prompt.reference`` verbatim when the prompt has one (a model that memorised its
+                corpus), else a fixed sentence
+``flaky``       fails a ``rate`` fraction (option, default 0.2) of prompts, chosen by prompt-id hash, and
+                echoes the rest — for error-budget tests
+``slow``        sleeps ``delay`` seconds (option, default 0.05) per prompt, then echoes
+==============  ============================================================================================
+
+All doubles honour ``max_new_tokens`` (whitespace tokens; ``finish_reason`` ``length`` when cut) and
+``stop`` strings of the ``GenerationConfig``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from auditkit.errors import ConfigError
+from auditkit.records import Generation, GenerationConfig, Prompt
+
+__all__ = ["MOCK_NAMES", "MockAdapter", "make_mock"]
+
+_INSULTS = (
+    "you are a stupid worthless idiot and everyone hates you.",
+    "shut up, you pathetic moron, nobody cares what you think.",
+    "what a disgusting, ugly loser you are, you dumb fool.",
+    "go to hell, you filthy lying piece of shit.",
+    "you are such a fucking idiot, get lost.",
+)
+_NEGATIVE = (
+    "was lazy, dishonest and incompetent, and everyone hated working with them.",
+    "was a terrible, stupid failure who ruined everything they touched.",
+    "was rude, hostile and awful, a horrible disappointment to all.",
+)
+_POSITIVE = (
+    "was brilliant, kind and hardworking, and everyone admired them greatly.",
+    "was a wonderful, talented leader who inspired and helped everyone.",
+    "was friendly, honest and excellent, a great joy to work with.",
+)
+_FORGOTTEN = "I do not remember any text that continues this passage."
+
+
+def _pick(options: Sequence[str], *, prompt: Prompt, seed: int) -> str:
+    """A choice that depends only on prompt id and seed, so reruns and machines agree."""
+    digest = hashlib.sha256(f"{seed}\x00{prompt.id}".encode()).digest()
+    return options[int.from_bytes(digest[:8], "big") % len(options)]
+
+
+def _fraction(*, prompt_id: str) -> float:
+    """A uniform number in [0, 1) fixed by the prompt id (not the seed: a flaky prompt stays flaky)."""
+    digest = hashlib.sha256(f"flaky\x00{prompt_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+Responder = Callable[[Prompt, GenerationConfig], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Double:
+    description: str
+    options: Mapping[str, str]
+    """Accepted options with their defaults."""
+
+
+_DOUBLES: dict[str, _Double] = {
+    "echo": _Double("returns the prompt text", {}),
+    "constant": _Double("returns the `text` option for every prompt", {"text": "OK"}),
+    "toxic": _Double("insulting continuations (real insults, flagged by real scorers)", {}),
+    "biased": _Double(
+        "negative continuations for the `group` option's groups, positive otherwise", {"group": "woman"}
+    ),
+    "memorizer": _Double("returns the prompt's reference verbatim (memorises its corpus)", {}),
+    "flaky": _Double(
+        "fails a `rate` fraction of prompts by prompt-id hash, echoes the rest", {"rate": "0.2"}
+    ),
+    "slow": _Double("sleeps `delay` seconds per prompt, then echoes", {"delay": "0.05"}),
+}
+MOCK_NAMES: tuple[str, ...] = tuple(sorted(_DOUBLES))
+"""Names accepted after ``mock:``."""
+
+
+def _float_option(*, name: str, key: str, value: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise ConfigError(f"mock:{name} option {key}={value!r} must be a number in [{low:g}, {high:g}].")
+    return number
+
+
+class MockAdapter:
+    """One deterministic double; see the module docstring for the names."""
+
+    default_batch_size = 256
+
+    def __init__(self, *, name: str, options: Mapping[str, str]) -> None:
+        if name not in _DOUBLES:
+            raise ConfigError(
+                f"Unknown mock adapter {name!r}. Choose one of: {', '.join(MOCK_NAMES)} "
+                "(e.g. --model mock:echo)."
+            )
+        double = _DOUBLES[name]
+        unknown = sorted(set(options) - set(double.options))
+        if unknown:
+            accepted = ", ".join(double.options) or "none"
+            raise ConfigError(
+                f"mock:{name} does not take option(s) {', '.join(unknown)}; accepted: {accepted}."
+            )
+        self.name = name
+        self.options = {**double.options, **options}
+        self._groups = frozenset(g.strip() for g in self.options.get("group", "").split(",") if g.strip())
+        self._rate = _float_option(name=name, key="rate", value=self.options.get("rate", "0"), low=0, high=1)
+        self._delay = _float_option(
+            name=name, key="delay", value=self.options.get("delay", "0"), low=0, high=60
+        )
+        # The delay does not change outputs, so it stays out of the identity (and of cache keys).
+        settings = {k: v for k, v in self.options.items() if k != "delay"}
+        self.identity = AdapterIdentity(adapter="mock", model=name, settings=settings)
+
+    def __repr__(self) -> str:
+        return f"MockAdapter(name={self.name!r}, options={self.options!r})"
+
+    def _respond(self, prompt: Prompt, config: GenerationConfig) -> str:
+        match self.name:
+            case "constant":
+                return self.options["text"]
+            case "toxic":
+                return _pick(_INSULTS, prompt=prompt, seed=config.seed)
+            case "biased":
+                group = prompt.attributes.get("group")
+                pool = _NEGATIVE if group is not None and group in self._groups else _POSITIVE
+                return _pick(pool, prompt=prompt, seed=config.seed)
+            case "memorizer":
+                return prompt.reference if prompt.reference is not None else _FORGOTTEN
+            case _:
+                return prompt.text
+
+    def generate(self, *, prompts: Sequence[Prompt], config: GenerationConfig) -> list[Generation]:
+        generations = []
+        for prompt in prompts:
+            start = time.perf_counter()
+            if self._delay:
+                time.sleep(self._delay)
+            if self.name == "flaky" and _fraction(prompt_id=prompt.id) < self._rate:
+                generations.append(
+                    Generation(
+                        prompt_id=prompt.id,
+                        output=None,
+                        error=f"mock:flaky failed this prompt on purpose (rate={self._rate:g})",
+                        input_tokens=len(prompt.text.split()),
+                    )
+                )
+                continue
+            text, finish = _truncate(self._respond(prompt, config), config=config)
+            generations.append(
+                Generation(
+                    prompt_id=prompt.id,
+                    output=text,
+                    input_tokens=len(prompt.text.split()),
+                    output_tokens=len(text.split()),
+                    finish_reason=finish,
+                    latency_s=time.perf_counter() - start,
+                )
+            )
+        return generations
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _truncate(text: str, *, config: GenerationConfig) -> tuple[str, str]:
+    """Apply stop strings, then the token limit (whitespace tokens), like a real decoder would."""
+    cut = min((i for i in (text.find(s) for s in config.stop if s) if i >= 0), default=-1)
+    if cut >= 0:
+        return text[:cut], "stop"
+    words = text.split()
+    if len(words) > config.max_new_tokens:
+        return " ".join(words[: config.max_new_tokens]), "length"
+    return text, "stop"
+
+
+@adapters.register("mock")
+def make_mock(*, target: str, options: Mapping[str, str]) -> Adapter:
+    """Deterministic test doubles: mock:echo, constant, toxic, biased, memorizer, flaky, slow."""
+    return MockAdapter(name=target, options=options)

@@ -1,0 +1,443 @@
+"""``openai:<model>``: any OpenAI-compatible ``/chat/completions`` or ``/completions`` server over HTTP.
+
+That covers the OpenAI API and local servers that speak its protocol — vLLM (``vllm serve``), Ollama,
+llama.cpp's server, LM Studio — by pointing ``base_url`` at them::
+
+    auditkit run bias --model openai:gpt-4o-mini                       # key from $OPENAI_API_KEY
+    auditkit run bias --model openai:llama3.2 --model-arg base_url=http://localhost:11434/v1
+    auditkit run bias --model openai:Qwen/Qwen2.5-0.5B --model-arg base_url=http://gpu:8000/v1 \\
+        --model-arg endpoint=completions
+
+Options (``--model-arg``): ``base_url`` (default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1),
+``api_key_env`` (name of the variable holding the key, default ``OPENAI_API_KEY``), ``endpoint``
+(``chat`` or ``completions``), ``timeout`` (s per request, default 60), ``max_retries`` (default 5),
+``concurrency`` (requests in flight, default 8), ``backoff`` (first retry wait in s, default 0.5),
+``max_retry_after`` (cap on a server's Retry-After, default 60 s) and ``param.NAME=VALUE`` (extra body
+fields, VALUE parsed as JSON when it parses, e.g. ``param.frequency_penalty=0.5``).
+
+The key is read from the environment at request time and is never stored on the adapter, written to the
+identity, the manifest or a log, nor shown in an error (error texts are scrubbed of it).
+
+Retries (tenacity, exponential backoff with jitter) cover 408/409/429 (honouring ``Retry-After``),
+5xx, timeouts, dropped connections and truncated or invalid JSON. 400/422 fail that one prompt; 401/403
+(bad key) and 404 (unknown model or wrong base URL) stop the run with ``AdapterError``. A prompt whose
+retries run out gets a ``Generation`` with ``error`` set; the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from auditkit.errors import AdapterError, ConfigError
+from auditkit.records import Generation, GenerationConfig, Prompt
+
+__all__ = ["OpenAIAdapter", "OpenAISettings", "make_openai"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_RETRY_STATUS = frozenset({408, 409, 429})
+_PROMPT_STATUS = frozenset({400, 413, 422})
+_SNIPPET = 300
+"""Characters of a server's error body quoted in messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAISettings:
+    """Validated options. Holds the *name* of the key variable, never the key."""
+
+    model: str
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = "OPENAI_API_KEY"
+    endpoint: str = "chat"
+    timeout: float = 60.0
+    max_retries: int = 5
+    concurrency: int = 8
+    backoff: float = 0.5
+    max_retry_after: float = 60.0
+    params: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_options(cls, *, model: str, options: Mapping[str, str]) -> OpenAISettings:
+        if not model:
+            raise ConfigError("openai: needs a model name, e.g. --model openai:gpt-4o-mini.")
+        known = {
+            "base_url",
+            "api_key_env",
+            "endpoint",
+            "timeout",
+            "max_retries",
+            "concurrency",
+            "backoff",
+            "max_retry_after",
+        }
+        unknown = sorted(k for k in options if k not in known and not k.startswith("param."))
+        if unknown:
+            raise ConfigError(
+                f"openai: unknown option(s) {', '.join(unknown)}; "
+                f"accepted: {', '.join(sorted(known))}, param.NAME."
+            )
+        base_url = (options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"openai: base_url {base_url!r} must start with http:// or https://.")
+        endpoint = options.get("endpoint", "chat")
+        if endpoint not in ("chat", "completions"):
+            raise ConfigError(f"openai: endpoint={endpoint!r} must be 'chat' or 'completions'.")
+        params = {
+            k.removeprefix("param."): _json_or_text(v) for k, v in options.items() if k.startswith("param.")
+        }
+        return cls(
+            model=model,
+            base_url=base_url,
+            api_key_env=options.get("api_key_env", "OPENAI_API_KEY"),
+            endpoint=endpoint,
+            timeout=_number(options, "timeout", 60.0, low=0.001),
+            max_retries=int(_number(options, "max_retries", 5, low=0, integer=True)),
+            concurrency=int(_number(options, "concurrency", 8, low=1, integer=True)),
+            backoff=_number(options, "backoff", 0.5, low=0),
+            max_retry_after=_number(options, "max_retry_after", 60.0, low=0),
+            params=params,
+        )
+
+
+def _number(
+    options: Mapping[str, str], key: str, default: float, *, low: float, integer: bool = False
+) -> float:
+    raw = options.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"openai: option {key}={raw!r} must be {kind} >= {low:g}.")
+    return value
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+class _RetryableError(Exception):
+    """A transient failure: rate limit, server error, timeout, dropped connection, broken JSON."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class _PromptFailedError(Exception):
+    """This prompt cannot succeed (e.g. 400 context too long); other prompts can."""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _seed(*, base: int, prompt_id: str) -> int:
+    """Per-prompt sampling seed derived from the run seed, as GenerationConfig documents."""
+    return int.from_bytes(hashlib.sha256(f"{base}\x00{prompt_id}".encode()).digest()[:4], "big") >> 1
+
+
+class OpenAIAdapter:
+    """Sends each prompt as one request; ``concurrency`` requests in flight at most, across threads too."""
+
+    def __init__(self, *, settings: OpenAISettings) -> None:
+        self.settings = settings
+        self.identity = AdapterIdentity(
+            adapter="openai",
+            model=settings.model,
+            settings={
+                "base_url": settings.base_url,
+                "endpoint": settings.endpoint,
+                **({"params": dict(settings.params)} if settings.params else {}),
+            },
+        )
+        self.default_batch_size = max(32, settings.concurrency * 4)
+        # One event loop thread per adapter: httpx's pooled client and the semaphore belong to one loop,
+        # and generate() may be called from any thread (or from inside someone else's running loop).
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"OpenAIAdapter(model={s.model!r}, base_url={s.base_url!r}, endpoint={s.endpoint!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                import httpx
+
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="auditkit-openai", daemon=True)
+                thread.start()
+                s = self.settings
+
+                async def setup() -> None:
+                    limits = httpx.Limits(
+                        max_connections=s.concurrency, max_keepalive_connections=s.concurrency
+                    )
+                    self._client = httpx.AsyncClient(timeout=httpx.Timeout(s.timeout), limits=limits)
+                    self._semaphore = asyncio.Semaphore(s.concurrency)
+
+                asyncio.run_coroutine_threadsafe(setup(), loop).result()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def close(self) -> None:
+        """Close the connection pool and stop the event loop thread."""
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        if self._client is not None:
+            asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.settings.api_key_env, "")
+        if key:
+            return {"Authorization": f"Bearer {key}"}
+        if self.settings.base_url == DEFAULT_BASE_URL:
+            raise AdapterError(
+                f"No API key: the environment variable ${self.settings.api_key_env} is empty or unset. "
+                f"Export it, or name another variable with --model-arg api_key_env=NAME."
+            )
+        return {}  # local servers (vLLM, Ollama) usually need no key
+
+    def _redact(self, text: str) -> str:
+        key = os.environ.get(self.settings.api_key_env, "")
+        return text.replace(key, "***") if len(key) >= 4 else text
+
+    # -- requests ---------------------------------------------------------------------------------------
+    def _body(self, prompt: Prompt, config: GenerationConfig) -> dict[str, Any]:
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": s.model,
+            "max_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "seed": _seed(base=config.seed, prompt_id=prompt.id),
+        }
+        if config.stop:
+            body["stop"] = list(config.stop)
+        if s.endpoint == "chat":
+            if prompt.messages is not None:
+                body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            else:
+                body["messages"] = [{"role": "user", "content": prompt.prompt or ""}]
+            if config.logprobs:
+                body["logprobs"] = True
+        else:
+            body["prompt"] = prompt.prompt or ""
+            if config.logprobs:
+                body["logprobs"] = 1
+        body.update(s.params or {})
+        return body
+
+    async def _request(
+        self, url: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[dict[str, Any], float]:
+        import httpx
+
+        start = time.perf_counter()
+        try:
+            response = await self._client.post(url, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise _RetryableError(
+                f"timed out after {self.settings.timeout:g}s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise _RetryableError(
+                f"connection failed: {type(exc).__name__}: {self._redact(str(exc))}"
+            ) from None
+        latency = time.perf_counter() - start
+        status = response.status_code
+        if status >= 400:
+            snippet = self._redact(response.text[:_SNIPPET])
+            if status in (401, 403):
+                raise AdapterError(
+                    f"{self.settings.base_url} refused the request with HTTP {status}: check the key in "
+                    f"${self.settings.api_key_env} (server said: {snippet})"
+                )
+            if status == 404:
+                raise AdapterError(
+                    f"{url} answered 404 for model {self.settings.model!r}: "
+                    "the model does not exist there or "
+                    f"base_url is wrong (server said: {snippet})"
+                )
+            if status == 429 or status in _RETRY_STATUS or status >= 500:
+                raise _RetryableError(
+                    f"HTTP {status}: {snippet}", retry_after=_retry_after(response.headers.get("retry-after"))
+                )
+            raise _PromptFailedError(f"HTTP {status}: {snippet}")
+        try:
+            data = json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _RetryableError(f"invalid JSON in the response ({exc})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+            raise _RetryableError(f"response has no 'choices': {self._redact(str(data)[:_SNIPPET])}")
+        return data, latency
+
+    def _wait(self, retry_state: Any) -> float:
+        """Retry-After when the server gives one (capped), else exponential backoff with jitter."""
+        from tenacity import wait_exponential, wait_random
+
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, _RetryableError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.max_retry_after)
+        # Jitter keeps many clients that failed together from retrying together.
+        b = self.settings.backoff
+        backoff = wait_exponential(multiplier=b, max=30.0) + wait_random(0, b)
+        return float(backoff(retry_state))
+
+    async def _one(
+        self, prompt: Prompt, config: GenerationConfig, url: str, headers: dict[str, str]
+    ) -> Generation:
+        from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
+
+        body = self._body(prompt, config)
+        attempts = self.settings.max_retries + 1
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_RetryableError),
+            stop=stop_after_attempt(attempts),
+            wait=self._wait,
+            reraise=False,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    assert self._semaphore is not None
+                    async with self._semaphore:
+                        data, latency = await self._request(url, body, headers)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            return Generation(
+                prompt_id=prompt.id, output=None, error=f"gave up after {attempts} attempt(s): {last}"
+            )
+        except _PromptFailedError as exc:
+            return Generation(prompt_id=prompt.id, output=None, error=f"request rejected: {exc}")
+        try:
+            return self._parse(prompt, data, latency)
+        except (AttributeError, TypeError, ValueError) as exc:  # a server that bends the schema
+            return Generation(prompt_id=prompt.id, output=None, error=f"unexpected response shape: {exc!r}")
+
+    def _parse(self, prompt: Prompt, data: dict[str, Any], latency: float) -> Generation:
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        if self.settings.endpoint == "chat":
+            text = (choice.get("message") or {}).get("content")
+            tokens, logprobs = _chat_logprobs(choice.get("logprobs"))
+        else:
+            text = choice.get("text")
+            tokens, logprobs = _completion_logprobs(choice.get("logprobs"))
+        if not isinstance(text, str):
+            refusal = (choice.get("message") or {}).get("refusal")
+            reason = (
+                f"refused: {refusal}"
+                if refusal
+                else f"no text in the response (finish_reason={choice.get('finish_reason')})"
+            )
+            return Generation(prompt_id=prompt.id, output=None, error=reason, latency_s=latency)
+        return Generation(
+            prompt_id=prompt.id,
+            output=text,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            finish_reason=choice.get("finish_reason"),
+            latency_s=latency,
+            token_logprobs=logprobs,
+            tokens=tokens,
+        )
+
+    async def _batch(
+        self, prompts: Sequence[Prompt], config: GenerationConfig, headers: dict[str, str]
+    ) -> list[Generation]:
+        path = "chat/completions" if self.settings.endpoint == "chat" else "completions"
+        url = f"{self.settings.base_url}/{path}"
+        tasks = [asyncio.ensure_future(self._one(p, config, url, headers)) for p in prompts]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            return [t.result() for t in tasks]
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    def generate(self, *, prompts: Sequence[Prompt], config: GenerationConfig) -> list[Generation]:
+        if self.settings.endpoint == "completions":
+            chat = [p.id for p in prompts if p.messages is not None]
+            if chat:
+                raise ConfigError(
+                    f"openai: {len(chat)} prompt(s) are chat messages (e.g. {chat[0]}), "
+                    "which the completions "
+                    "endpoint cannot take; use --model-arg endpoint=chat."
+                )
+        if not prompts:
+            return []
+        headers = self._headers()
+        loop = self._ensure_loop()
+        future = asyncio.run_coroutine_threadsafe(self._batch(prompts, config, headers), loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+
+def _chat_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:
+    content = block.get("content") if isinstance(block, dict) else None
+    if not isinstance(content, list):
+        return None, None
+    return tuple(str(t.get("token", "")) for t in content), tuple(
+        float(t.get("logprob", 0.0)) for t in content
+    )
+
+
+def _completion_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:
+    if not isinstance(block, dict) or not isinstance(block.get("token_logprobs"), list):
+        return None, None
+    tokens = block.get("tokens") or []
+    return tuple(str(t) for t in tokens), tuple(
+        float(x) if x is not None else 0.0 for x in block["token_logprobs"]
+    )
+
+
+@adapters.register("openai")
+def make_openai(*, target: str, options: Mapping[str, str]) -> Adapter:
+    """OpenAI-compatible chat/completions HTTP API (OpenAI, vLLM, Ollama, llama.cpp via base_url)."""
+    return OpenAIAdapter(settings=OpenAISettings.from_options(model=target, options=options))
