@@ -1,0 +1,1 @@
+"""Energy measurement around generation batches (see ``auditkit.energy.meter``)."""

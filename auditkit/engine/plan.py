@@ -1,0 +1,320 @@
+"""Planning: from an ``AuditRequest`` to the list of prompts, each with its effective decoding config.
+
+Generation config precedence (lowest first): the built-in ``GenerationConfig`` defaults < the suite's
+``generation`` < CLI flags (``--max-new-tokens``, ``--seed``, ``--temperature``) < the probe's
+``generation`` pins. Pins win over the CLI on purpose: a probe pins what its metric needs (memorization is
+defined on greedy 50-token continuations), and a global flag must not silently redefine the metric.
+
+Adapters receive batches that share one config, so the plan groups prompts by their effective config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from auditkit.errors import ConfigError
+from auditkit.records import GenerationConfig, Prompt
+
+__all__ = [
+    "AuditRequest",
+    "ConfigGroup",
+    "Plan",
+    "SuiteEntry",
+    "build_plan",
+    "parse_analyzer_args",
+    "resolve_generation",
+]
+
+_GENERATION_FIELDS = frozenset(f.name for f in dataclasses.fields(GenerationConfig))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    """Everything one audit needs; the CLI and ``auditkit.audit`` both build one."""
+
+    model: str
+    """Model spec, e.g. ``smollm2``, ``hf:gpt2``, ``mock:echo``, ``replay:outputs.jsonl``."""
+    out: Path
+    """Run directory for results.json, outputs.jsonl and report.html (created if missing)."""
+    suites: tuple[str, ...] = ("standard",)
+    """Suite refs: built-in names or YAML paths."""
+    prompts: tuple[Prompt, ...] = ()
+    """Extra prompts audited alongside the suites' (Python API; each names its analyzers)."""
+    model_options: Mapping[str, str] = field(default_factory=dict)
+    """``--model-arg KEY=VALUE`` options for the adapter factory."""
+    analyzer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """``--analyzer-arg NAME.KEY=VALUE`` overrides, by analyzer name; they win over suite options."""
+    analyzers: tuple[str, ...] | None = None
+    """Restrict the run to these analyzers (``None``: every analyzer the suites name)."""
+    samples: int | None = None
+    """Samples per prompt, overriding the suites' ``samples``."""
+    seed: int | None = None
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    batch_size: int | None = None
+    """Prompts per adapter call; ``None``: the adapter's ``default_batch_size`` (``--batch-size auto``)."""
+    concurrency: int | None = None
+    """Passed to the adapter as option ``concurrency`` (HTTP adapters run that many requests at once)."""
+    corpus: Path | None = None
+    """Reference corpus for memorization prompts (``--corpus``)."""
+    use_cache: bool = True
+    cache_path: Path | None = None
+    """SQLite cache file; ``None`` means ``default_cache_path()``."""
+    max_error_rate: float = 0.1
+    """Fraction of failed generations (or scores) above which the run is incomplete (exit 3)."""
+    policy: Path | None = None
+    baseline: Path | None = None
+    report: bool = True
+    """Render report.html at the end."""
+    quiet: bool = False
+    command: tuple[str, ...] = ()
+    """The command line, for the manifest (secrets are redacted before writing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteEntry:
+    """A suite as recorded in the manifest."""
+
+    id: str
+    version: int | None
+    hash: str | None
+    source: str
+    prompts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigGroup:
+    """Prompts that share one effective decoding config (one adapter call per batch of them)."""
+
+    config: GenerationConfig
+    prompts: tuple[Prompt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What will be generated and scored."""
+
+    prompts: tuple[Prompt, ...]
+    configs: Mapping[str, GenerationConfig]
+    """Effective config by prompt id."""
+    groups: tuple[ConfigGroup, ...]
+    suites: tuple[SuiteEntry, ...]
+    analyzer_names: tuple[str, ...]
+    analyzer_options: Mapping[str, Mapping[str, Any]]
+    generation: GenerationConfig
+    """The run-level config (defaults < first suite's ``generation`` < CLI flags), before probe pins."""
+
+
+def _check_generation(values: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - _GENERATION_FIELDS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown generation setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(_GENERATION_FIELDS))}."
+        )
+    return dict(values)
+
+
+def resolve_generation(
+    *,
+    suite: Mapping[str, Any] | None = None,
+    cli: Mapping[str, Any] | None = None,
+    pins: Mapping[str, Any] | None = None,
+    where: str = "generation",
+) -> GenerationConfig:
+    """Built-in defaults < ``suite`` < ``cli`` < ``pins`` (a probe's pins win: its metric needs them)."""
+    merged: dict[str, Any] = {}
+    for layer, name in ((suite, "suite generation"), (cli, "command line"), (pins, "probe generation")):
+        merged.update(_check_generation(layer or {}, where=f"{where} ({name})"))
+    try:
+        config = GenerationConfig.from_dict(merged)
+        if config.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if config.temperature < 0:
+            raise ValueError("temperature must not be negative")
+        if not 0 < config.top_p <= 1:
+            raise ValueError("top_p must lie in (0, 1]")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: invalid generation settings {merged}: {exc}.") from None
+    return config
+
+
+def parse_analyzer_args(*, args: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``["toxicity.threshold=0.4"]`` → ``{"toxicity": {"threshold": 0.4}}`` (values read as YAML scalars)."""
+    import yaml
+
+    parsed: dict[str, dict[str, Any]] = {}
+    for arg in args:
+        target, sep, raw = arg.partition("=")
+        name, dot, key = target.strip().partition(".")
+        if not sep or not dot or not name or not key:
+            raise ConfigError(
+                f"--analyzer-arg {arg!r} is not NAME.KEY=VALUE (e.g. --analyzer-arg toxicity.threshold=0.4)."
+            )
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)) or value is None:
+            value = raw  # keep structure-looking text literal; options are scalars
+        parsed.setdefault(name, {})[key.strip()] = value
+    return parsed
+
+
+def _cli_generation(request: AuditRequest) -> dict[str, Any]:
+    flags = {
+        "max_new_tokens": request.max_new_tokens,
+        "seed": request.seed,
+        "temperature": request.temperature,
+    }
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def _load_suites(request: AuditRequest) -> list[tuple[Any, list[Prompt]]]:
+    if not request.suites:
+        return []
+    from auditkit.suites import expand, load_suite
+
+    loaded = []
+    for ref in request.suites:
+        suite = load_suite(ref=ref)
+        loaded.append((suite, list(expand(suite=suite, samples=request.samples))))
+    return loaded
+
+
+def _corpus_prompts(request: AuditRequest, options: Mapping[str, Any]) -> list[Prompt]:
+    assert request.corpus is not None
+    try:
+        memorization = importlib.import_module("auditkit.analyzers.memorization")
+    except ImportError:
+        raise ConfigError(
+            "--corpus needs the memorization analyzer (auditkit.analyzers.memorization), "
+            "which is not installed in this build."
+        ) from None
+
+    corpus_prompts = getattr(memorization, "corpus_prompts", None)
+    if corpus_prompts is None:
+        raise ConfigError("--corpus is not supported by the installed memorization analyzer.")
+    return list(corpus_prompts(path=Path(request.corpus), options=options))
+
+
+def _file_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def build_plan(*, request: AuditRequest) -> Plan:
+    """Load and expand suites, add corpus and extra prompts, resolve every prompt's decoding config."""
+    loaded = _load_suites(request)
+    if not loaded and not request.prompts and request.corpus is None:
+        raise ConfigError("Nothing to audit: give at least one suite (e.g. 'standard').")
+
+    analyzer_options: dict[str, dict[str, Any]] = {}
+    for suite, _ in loaded:
+        for name, options in (getattr(suite, "analyzer_options", None) or {}).items():
+            analyzer_options.setdefault(name, {}).update(dict(options or {}))
+    for name, options in request.analyzer_options.items():
+        analyzer_options.setdefault(name, {}).update(dict(options))
+
+    cli = _cli_generation(request)
+    entries: list[tuple[SuiteEntry, list[str]]] = []
+    prompts: list[Prompt] = []
+    configs: dict[str, GenerationConfig] = {}
+
+    def add(batch: Sequence[Prompt], suite_generation: Mapping[str, Any], where: str) -> list[str]:
+        added: list[str] = []
+        for prompt in batch:
+            if prompt.id in configs:  # the same prompt reached twice (e.g. two suites include one)
+                continue
+            configs[prompt.id] = resolve_generation(
+                suite=suite_generation,
+                cli=cli,
+                pins=prompt.generation,
+                where=f"{where}, probe {prompt.template!r}",
+            )
+            prompts.append(prompt)
+            added.append(prompt.id)
+        return added
+
+    for suite, expanded in loaded:
+        suite_generation = dict(getattr(suite, "generation", None) or {})
+        source = str(getattr(suite, "source", None) or getattr(suite, "path", None) or suite.id)
+        ids = add(expanded, suite_generation, f"suite {suite.id!r}")
+        entries.append(
+            (
+                SuiteEntry(
+                    id=suite.id,
+                    version=getattr(suite, "version", None),
+                    hash=getattr(suite, "hash", None),
+                    source=source,
+                    prompts=0,
+                ),
+                ids,
+            )
+        )
+    if request.corpus is not None:
+        corpus = _corpus_prompts(request, analyzer_options.get("memorization", {}))
+        ids = add(corpus, {}, f"corpus {request.corpus}")
+        suite_ids = sorted({p.suite for p in corpus}) or ["corpus"]
+        entries.append(
+            (
+                SuiteEntry(
+                    id=",".join(suite_ids),
+                    version=None,
+                    hash=_file_hash(Path(request.corpus)),
+                    source=str(request.corpus),
+                    prompts=0,
+                ),
+                ids,
+            )
+        )
+    if request.prompts:
+        ids = add(request.prompts, {}, "extra prompts")
+        entries.append(
+            (SuiteEntry(id="prompts", version=None, hash=None, source="python api", prompts=0), ids)
+        )
+
+    available = sorted({name for p in prompts for name in p.analyzers})
+    if request.analyzers is not None:
+        wanted = list(dict.fromkeys(request.analyzers))
+        unknown = [a for a in wanted if a not in available]
+        if unknown:
+            raise ConfigError(
+                f"--analyzers {','.join(unknown)}: not used by the selected suites; "
+                f"available here: {', '.join(available) or 'none'}."
+            )
+        keep = set(wanted)
+        restricted = []
+        for prompt in prompts:
+            names = tuple(a for a in prompt.analyzers if a in keep)
+            if names:
+                restricted.append(dataclasses.replace(prompt, analyzers=names))
+        prompts = restricted
+        configs = {p.id: configs[p.id] for p in prompts}
+        available = sorted(keep)
+    if not prompts:
+        raise ConfigError("The selected suites expand to no prompts; nothing to audit.")
+
+    by_config: dict[GenerationConfig, list[Prompt]] = {}
+    for prompt in prompts:
+        by_config.setdefault(configs[prompt.id], []).append(prompt)
+    first_generation = dict(getattr(loaded[0][0], "generation", None) or {}) if loaded else {}
+    return Plan(
+        prompts=tuple(prompts),
+        configs=configs,
+        groups=tuple(ConfigGroup(config=c, prompts=tuple(ps)) for c, ps in by_config.items()),
+        # counted after the --analyzers restriction: the manifest says what actually ran
+        suites=tuple(
+            dataclasses.replace(e, prompts=sum(1 for i in ids if i in configs)) for e, ids in entries
+        ),
+        analyzer_names=tuple(available),
+        analyzer_options={name: analyzer_options.get(name, {}) for name in available},
+        generation=resolve_generation(suite=first_generation, cli=cli, where="run generation"),
+    )

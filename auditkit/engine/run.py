@@ -1,0 +1,498 @@
+"""One audit, end to end: plan → generate (batched, cached, resumable) → score → aggregate → write.
+
+The model is touched only for prompts the cache lacks: the adapter is built first (its identity is cheap
+and loads no weights), the whole plan is looked up, and a fully cached rerun never calls ``generate``.
+Each finished batch is committed to the cache at once, so an interrupted run (Ctrl-C, SIGKILL, a crashed
+node) loses at most one batch and the next run resumes from there.
+
+Failures are counted, never papered over: a failed generation is an error record (not an empty output), a
+crashed scorer yields error scores (never 0). When more than ``max_error_rate`` of the generations (or of
+the scored outputs) fail, the run still scores and writes what it has, with status ``incomplete``, and
+raises ``ErrorBudgetExceeded`` (exit 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from auditkit.adapters.base import Adapter, ModelSpec, build_adapter, parse_model_spec
+from auditkit.analyzers.base import Analysis, Analyzer, Observation, build_analyzer
+from auditkit.energy.meter import open_meter
+from auditkit.engine.cache import cache_key, open_cache
+from auditkit.engine.executor import (
+    AdapterSource,
+    AnalyzerSource,
+    Executor,
+    GenerationBatch,
+    GenerationOutcome,
+    LocalExecutor,
+    ScoreBatch,
+    ScoreOutcome,
+)
+from auditkit.engine.manifest import build_manifest, utc_now
+from auditkit.engine.plan import AuditRequest, Plan, build_plan
+from auditkit.engine.progress import Progress
+from auditkit.engine.results import (
+    OUTPUTS_FILE,
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    write_json_atomic,
+    write_outputs,
+)
+from auditkit.errors import AuditkitError, ConfigError, ErrorBudgetExceeded, InputError
+from auditkit.records import Finding, Generation, Metric, Score
+
+__all__ = ["AuditRequest", "AuditResult", "run_audit"]
+
+NOT_GENERATED = "not generated: the run stopped before this prompt (error budget exceeded)"
+# Below this many attempts a high error fraction may be bad luck; above it, it is evidence enough to stop.
+_MIN_ATTEMPTS_TO_STOP = 100
+# Adapters that run requests in parallel and take a ``concurrency`` option; others validate their options
+# strictly and run one batch at a time, so ``--concurrency`` is reported as ignored for them.
+_CONCURRENT_SCHEMES = frozenset({"openai"})
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """What a finished (or stopped) run produced."""
+
+    run_dir: Path
+    status: str
+    """``complete`` or ``incomplete``."""
+    counts: Mapping[str, int]
+    metrics: tuple[Metric, ...]
+    findings: tuple[Finding, ...]
+    gate: Mapping[str, Any] | None = None
+    passed: bool | None = None
+    """The gate's decision; ``None`` when no policy was given (or the run was incomplete)."""
+    report: Path | None = None
+    reason: str | None = None
+    """Why the run is incomplete, when it is."""
+
+    @property
+    def results_path(self) -> Path:
+        return self.run_dir / RESULTS_FILE
+
+    @property
+    def outputs_path(self) -> Path:
+        return self.run_dir / OUTPUTS_FILE
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI contract: 3 incomplete, 1 gate failed, else 0."""
+        if self.status != "complete":
+            return 3
+        return 1 if self.passed is False else 0
+
+
+@dataclass
+class _Tally:
+    """Mutable counters of one run (driver-side only)."""
+
+    attempted: int = 0
+    generated: int = 0
+    cached: int = 0
+    errors: int = 0
+    not_generated: int = 0
+    scored_items: int = 0
+    score_errors: int = 0
+    stopped: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def counts(self, prompts: int) -> dict[str, int]:
+        return {
+            "prompts": prompts,
+            "generated": self.generated,
+            "cached": self.cached,
+            "errors": self.errors,
+            "not_generated": self.not_generated,
+            "score_errors": self.score_errors,
+        }
+
+
+def _available(module: str) -> bool:
+    """Whether an optional part of auditkit (gate, report) is installed, without importing it."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _check_request(request: AuditRequest) -> None:
+    if not 0.0 <= request.max_error_rate <= 1.0:
+        raise ConfigError(f"--max-error-rate {request.max_error_rate} must lie between 0 and 1.")
+    for name in ("samples", "batch_size", "concurrency", "max_new_tokens"):
+        value = getattr(request, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} {value} must be at least 1.")
+    if request.temperature is not None and request.temperature < 0:
+        raise ConfigError(f"--temperature {request.temperature} must not be negative.")
+    if request.baseline is not None and request.policy is None:
+        raise ConfigError("--baseline is used by the gate: give --policy FILE too.")
+    if request.policy is not None:
+        if not _available("auditkit.gate"):
+            raise ConfigError(
+                "--policy: the gate is not available in this build of auditkit (no auditkit.gate)."
+            )
+        if not Path(request.policy).is_file():
+            raise InputError(f"--policy {request.policy}: no such file.")
+    if request.baseline is not None and not (Path(request.baseline) / RESULTS_FILE).is_file():
+        raise InputError(
+            f"--baseline {request.baseline}: no {RESULTS_FILE} there; give the --out directory "
+            "of an earlier run."
+        )
+    if request.corpus is not None and not Path(request.corpus).is_file():
+        raise InputError(f"--corpus {request.corpus}: no such file.")
+
+
+def _model_spec(request: AuditRequest) -> ModelSpec:
+    spec = parse_model_spec(spec=request.model)
+    options = {**spec.options, **{str(k): str(v) for k, v in request.model_options.items()}}
+    if request.concurrency is not None and spec.scheme in _CONCURRENT_SCHEMES:
+        options.setdefault("concurrency", str(request.concurrency))
+    return dataclasses.replace(spec, options=options)
+
+
+def _build_analyzers(plan: Plan) -> dict[str, Analyzer]:
+    built = {}
+    for name in plan.analyzer_names:
+        analyzer = build_analyzer(name=name, options=plan.analyzer_options.get(name, {}))
+        if analyzer.name != name:
+            raise ConfigError(
+                f"The analyzer registered as {name!r} calls itself {analyzer.name!r}; "
+                "its scores would be misfiled. Fix the plugin's name."
+            )
+        built[name] = analyzer
+    return built
+
+
+def _batches(plan: Plan, keys: Mapping[str, str], missing: set[str], size: int) -> list[GenerationBatch]:
+    batches: list[GenerationBatch] = []
+    for group in plan.groups:
+        todo = [p for p in group.prompts if p.id in missing]
+        for start in range(0, len(todo), size):
+            chunk = tuple(todo[start : start + size])
+            batches.append(
+                GenerationBatch(
+                    index=len(batches),
+                    config=group.config,
+                    prompts=chunk,
+                    keys=tuple(keys[p.id] for p in chunk),
+                )
+            )
+    return batches
+
+
+def _generate(
+    *,
+    request: AuditRequest,
+    plan: Plan,
+    spec: ModelSpec,
+    adapter: Adapter,
+    executor: Executor,
+    progress: Progress,
+    tally: _Tally,
+) -> dict[str, Generation]:
+    cache = open_cache(path=request.cache_path, enabled=request.use_cache)
+    try:
+        identity_key = adapter.identity.key
+        keys = {
+            p.id: cache_key(identity_key=identity_key, config=plan.configs[p.id], prompt=p)
+            for p in plan.prompts
+        }
+        found = cache.get_many(list(keys.values()))
+        generations = {pid: found[key] for pid, key in keys.items() if key in found}
+        tally.cached = len(generations)
+        missing = {p.id for p in plan.prompts} - generations.keys()
+        progress.log(
+            f"plan: {len(plan.prompts)} prompts, {tally.cached} cached, {len(missing)} to generate, "
+            f"analyzers: {', '.join(plan.analyzer_names) or 'none'}"
+        )
+        if not missing:
+            return generations
+        size = request.batch_size or int(getattr(adapter, "default_batch_size", 8) or 8)
+        batches = _batches(plan, keys, missing, size)
+        budget = request.max_error_rate * len(missing)
+        task = progress.task(description="generating", total=len(missing))
+
+        def on_batch(outcome: GenerationOutcome) -> bool:
+            cache.put_many(zip(outcome.batch.keys, outcome.generations, strict=True))
+            for gen in outcome.generations:
+                generations[gen.prompt_id] = gen
+            failed = sum(1 for g in outcome.generations if not g.ok)
+            tally.attempted += len(outcome.generations)
+            tally.errors += failed
+            tally.generated += len(outcome.generations) - failed
+            task.advance(len(outcome.generations))
+            # Stop once the budget cannot be met any more, or once enough attempts show the rate is exceeded.
+            over = tally.errors > budget or (
+                tally.attempted >= _MIN_ATTEMPTS_TO_STOP
+                and tally.errors / tally.attempted > request.max_error_rate
+            )
+            if over and tally.attempted < len(missing):
+                tally.stopped = True
+                progress.warn(
+                    f"{tally.errors} of {tally.attempted} generations failed "
+                    f"(> --max-error-rate {request.max_error_rate:g}); stopping generation."
+                )
+                return False
+            return True
+
+        try:
+            executor.generate(
+                adapter=AdapterSource(spec=spec, local=adapter), batches=batches, on_batch=on_batch
+            )
+        finally:
+            task.finish()
+        return generations
+    finally:
+        cache.close()
+
+
+def _score(
+    *,
+    plan: Plan,
+    analyzers: Mapping[str, Analyzer],
+    generations: Mapping[str, Generation],
+    executor: Executor,
+    progress: Progress,
+    tally: _Tally,
+) -> tuple[dict[str, list[Observation]], list[Score]]:
+    items_by_analyzer: dict[str, list[Observation]] = {}
+    all_scores: list[Score] = []
+    for name, analyzer in analyzers.items():
+        items = [
+            Observation(prompt=p, generation=generations[p.id]) for p in plan.prompts if name in p.analyzers
+        ]
+        items_by_analyzer[name] = items
+        scorable = [i for i in items if i.generation.ok]
+        if not scorable:
+            continue
+        size = max(1, int(getattr(analyzer, "batch_size", 64) or 64))
+        batches = [
+            ScoreBatch(index=n, items=tuple(scorable[s : s + size]))
+            for n, s in enumerate(range(0, len(scorable), size))
+        ]
+        task = progress.task(description=f"scoring {name}", total=len(scorable))
+
+        def on_batch(outcome: ScoreOutcome, name: str = name, task: Any = task) -> None:
+            if outcome.error is not None:
+                scores: Sequence[Score] = [
+                    Score(prompt_id=i.prompt.id, analyzer=name, name="error", value=None, error=outcome.error)
+                    for i in outcome.batch.items
+                ]
+            else:
+                scores = outcome.scores
+            failed = {s.prompt_id for s in scores if s.error is not None and s.analyzer == name}
+            tally.scored_items += len(outcome.batch.items)
+            tally.score_errors += len(failed)
+            all_scores.extend(scores)
+            task.advance(len(outcome.batch.items))
+
+        try:
+            executor.score(
+                analyzer=AnalyzerSource(
+                    name=name, options=plan.analyzer_options.get(name, {}), local=analyzer
+                ),
+                batches=batches,
+                on_batch=on_batch,
+            )
+        finally:
+            task.finish()
+    return items_by_analyzer, all_scores
+
+
+def _aggregate(
+    *,
+    analyzers: Mapping[str, Analyzer],
+    items: Mapping[str, list[Observation]],
+    scores: Sequence[Score],
+    progress: Progress,
+    tally: _Tally,
+) -> tuple[list[Metric], list[Finding], dict[str, Any]]:
+    metrics: list[Metric] = []
+    findings: list[Finding] = []
+    analyses: dict[str, Any] = {}
+    for name, analyzer in analyzers.items():
+        entry: dict[str, Any] = {"identity": dict(analyzer.identity), "summary": {}}
+        try:
+            analysis: Analysis = analyzer.aggregate(items=items.get(name, []), scores=scores)
+        except AuditkitError:
+            raise
+        except Exception as exc:  # keep the other analyzers' results; this one is reported as failed
+            message = f"{type(exc).__name__}: {exc}"
+            progress.warn(f"analyzer {name!r} failed to aggregate: {message}")
+            entry["error"] = message
+            tally.reasons.append(f"analyzer {name} failed to aggregate")
+        else:
+            metrics.extend(analysis.metrics)
+            findings.extend(analysis.findings)
+            entry["summary"] = dict(analysis.summary)
+        analyses[name] = entry
+    return metrics, findings, analyses
+
+
+def _gate(request: AuditRequest, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    from auditkit.gate import evaluate_policy  # type: ignore[import-not-found]
+
+    decision = dict(
+        evaluate_policy(
+            results=data,
+            policy_path=Path(request.policy),  # type: ignore[arg-type]
+            baseline_dir=Path(request.baseline) if request.baseline else None,
+        )
+    )
+    if isinstance(decision.get("passed"), bool):
+        return decision, decision["passed"]
+    word = decision.get("status") or decision.get("decision") or decision.get("outcome")
+    if isinstance(word, str):
+        return decision, word.lower() in ("pass", "passed", "ok", "success")
+    raise ConfigError("The gate returned no decision (expected 'passed' or 'status'); results were written.")
+
+
+def _render_report(run_dir: Path, progress: Progress) -> Path | None:
+    if not _available("auditkit.report.render"):
+        progress.log("report: skipped (auditkit.report.render is not available in this build)")
+        return None
+    from auditkit.report.render import render_report
+
+    try:
+        return Path(render_report(run_dir=run_dir))
+    except Exception as exc:  # the results are written; a report failure must not hide them
+        progress.warn(
+            f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); "
+            f"results are in {run_dir / RESULTS_FILE}; retry with `auditkit report {run_dir}`."
+        )
+        return None
+
+
+def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> AuditResult:
+    """Run one audit and write its run directory; ``ErrorBudgetExceeded`` (exit 3) after partial results."""
+    created_at, started = utc_now(), time.monotonic()
+    _check_request(request)
+    spec = _model_spec(request)
+    plan = build_plan(request=request)
+    analyzers = _build_analyzers(plan)
+    out = Path(request.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tally = _Tally()
+
+    with Progress(quiet=request.quiet) as progress:
+        adapter = build_adapter(spec=spec)
+        identity = adapter.identity
+        meter = open_meter(device=str(identity.settings.get("device", "cpu")))
+        runner = executor if executor is not None else LocalExecutor(meter=meter)
+        progress.log(f"model: {identity.adapter}:{identity.model}")
+        if request.concurrency is not None and spec.scheme not in _CONCURRENT_SCHEMES:
+            progress.warn(
+                f"--concurrency is ignored by the {spec.scheme!r} adapter (it generates batch by batch)."
+            )
+        try:
+            generations = _generate(
+                request=request,
+                plan=plan,
+                spec=spec,
+                adapter=adapter,
+                executor=runner,
+                progress=progress,
+                tally=tally,
+            )
+        finally:
+            adapter.close()
+        for prompt in plan.prompts:
+            if prompt.id not in generations:
+                generations[prompt.id] = Generation(prompt_id=prompt.id, output=None, error=NOT_GENERATED)
+                tally.not_generated += 1
+        if tally.stopped or (tally.attempted and tally.errors / tally.attempted > request.max_error_rate):
+            tally.reasons.append(
+                f"{tally.errors} of {tally.attempted} generations failed "
+                f"(more than --max-error-rate {request.max_error_rate:g})"
+            )
+
+        items, scores = _score(
+            plan=plan,
+            analyzers=analyzers,
+            generations=generations,
+            executor=runner,
+            progress=progress,
+            tally=tally,
+        )
+        if tally.scored_items and tally.score_errors / tally.scored_items > request.max_error_rate:
+            tally.reasons.append(
+                f"{tally.score_errors} of {tally.scored_items} scored outputs failed to score "
+                f"(more than --max-error-rate {request.max_error_rate:g})"
+            )
+        metrics, findings, analyses = _aggregate(
+            analyzers=analyzers, items=items, scores=scores, progress=progress, tally=tally
+        )
+        status = "incomplete" if tally.reasons else "complete"
+        reason = "; ".join(tally.reasons) or None
+
+        by_prompt: dict[str, list[Score]] = {}
+        for score in scores:
+            by_prompt.setdefault(score.prompt_id, []).append(score)
+        write_outputs(
+            path=out / OUTPUTS_FILE, prompts=plan.prompts, generations=generations, scores=by_prompt
+        )
+        del by_prompt
+
+        manifest = build_manifest(
+            request=request,
+            plan=plan,
+            identity=identity.to_dict(),
+            analyzers=analyzers,
+            counts=tally.counts(len(plan.prompts)),
+            meter_info=dict(meter.info),
+            created_at=created_at,
+            duration_s=time.monotonic() - started,
+            reason=reason,
+        )
+        data: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "status": status,
+            "manifest": manifest,
+            "metrics": [m.to_dict() for m in metrics],
+            "findings": [f.to_dict() for f in findings],
+            "analyses": analyses,
+            "gate": None,
+        }
+        write_json_atomic(path=out / RESULTS_FILE, data=data)
+
+        gate, passed = None, None
+        if request.policy is not None and status == "complete":
+            gate, passed = _gate(request, data)
+            data["gate"] = gate
+            write_json_atomic(path=out / RESULTS_FILE, data=data)
+        report = _render_report(out, progress) if request.report else None
+        progress.log(
+            f"results: {out / RESULTS_FILE} ({status}; {len(metrics)} metrics, {len(findings)} findings)"
+        )
+
+    result = AuditResult(
+        run_dir=out,
+        status=status,
+        counts=manifest["counts"],
+        metrics=tuple(metrics),
+        findings=tuple(findings),
+        gate=gate,
+        passed=passed,
+        report=report,
+        reason=reason,
+    )
+    if status != "complete":
+        error = ErrorBudgetExceeded(
+            f"The run is incomplete: {reason}. Partial results were written to "
+            f"{out / RESULTS_FILE}; successful outputs are cached, so a rerun retries "
+            "only what failed."
+        )
+        error.result = result  # type: ignore[attr-defined]
+        raise error
+    return result
