@@ -120,7 +120,10 @@ class Suite:
     analyzer_options: Mapping[str, Mapping[str, Any]]
     """Analyzer factory options merged over this suite and every included suite."""
     generation: Mapping[str, Any]
-    """Suite-level GenerationConfig defaults, merged over includes (this suite wins)."""
+    """This suite's GenerationConfig defaults (an including suite's settings pushed down win).
+
+    Included suites keep their own defaults for their own prompts (toxicity samples at temperature 1
+    while bias decodes greedily in the same run): look them up with ``generation_for``."""
     samples: int
     """Default samples per prompt (the command line's ``--samples`` overrides it)."""
     groups: Mapping[str, tuple[str, ...]]
@@ -131,6 +134,16 @@ class Suite:
     def count(self, *, samples: int | None = None) -> int:
         """How many prompts ``expand`` makes."""
         return sum(probe.count(samples=samples) for probe in self.probes)
+
+    def generation_for(self, *, suite_id: str) -> Mapping[str, Any]:
+        """Generation defaults of the suite (this one or an included one) whose prompts carry ``suite_id``."""
+        if suite_id == self.id:
+            return self.generation
+        for child in self.includes:
+            found = child.generation_for(suite_id=suite_id)
+            if found is not None:
+                return found
+        return None  # type: ignore[return-value]  # only reached inside the recursion
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -225,7 +238,7 @@ def _resolve(*, path: Path, source: str, stack: tuple[Path, ...], outer: _Outer)
         included.extend(_select(child=child, wanted=item.probes, where=suite_file.where("include", index)))
     probes = _dedupe([*own, *included])
     options = _merge_options(suite_file=suite_file, includes=includes)
-    merged_generation = _merge_generation(suite_file=suite_file, own=generation, includes=includes)
+    merged_generation = dict(sorted(generation.items()))
     definition = {
         "id": spec.id,
         "version": spec.version,
@@ -306,23 +319,6 @@ def _merge_options(*, suite_file: SuiteFile, includes: list[Suite]) -> dict[str,
                 origin[(analyzer, key)] = (value, f"'{suite_id}' ({display})")
                 merged.setdefault(analyzer, {})[key] = value
     return {analyzer: dict(sorted(values.items())) for analyzer, values in sorted(merged.items())}
-
-
-def _merge_generation(
-    *, suite_file: SuiteFile, own: Mapping[str, Any], includes: list[Suite]
-) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    for child in includes:
-        for key, value in child.generation.items():
-            if key in merged and merged[key] != value and key not in own:
-                raise SuiteError(
-                    f"{suite_file.display}: included suites '{origin[key]}' and '{child.id}' set "
-                    f"generation.{key} to {merged[key]!r} and {value!r}. Set generation.{key} in "
-                    f"'{suite_file.spec.id}' to choose."
-                )
-            merged[key], origin[key] = value, child.id
-    return dict(sorted((merged | dict(own)).items()))
 
 
 def _resolve_probe(

@@ -54,6 +54,16 @@ def test_plan_groups_by_effective_config(tmp_path: Path) -> None:
     assert (entry.id, entry.version, entry.prompts) == ("enginetest", 1, 7) and len(entry.hash or "") == 64
 
 
+def test_included_suites_decode_with_their_own_defaults(tmp_path: Path) -> None:
+    sampled = write_suite(tmp_path, suite_id="sampled", n=2, generation={"temperature": 1.0, "max_new_tokens": 20})
+    greedy = write_suite(tmp_path, suite_id="greedy", n=3, generation={"temperature": 0, "max_new_tokens": 48})
+    combined = tmp_path / "combined.yaml"
+    combined.write_text(f"id: combined\ninclude: [{sampled}, {greedy}]\n", encoding="utf-8")
+    plan = build_plan(request=engine_request(model="mock:echo", out=tmp_path / "o", suites=(str(combined),)))
+    configs = {(p.suite, plan.configs[p.id].temperature, plan.configs[p.id].max_new_tokens) for p in plan.prompts}
+    assert configs == {("sampled", 1.0, 20), ("greedy", 0.0, 48)}
+
+
 def test_samples_multiply_and_duplicates_across_suites_collapse(tmp_path: Path) -> None:
     suite = write_suite(tmp_path, n=3)
     plan = build_plan(

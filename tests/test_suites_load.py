@@ -222,18 +222,20 @@ def test_outer_suite_overrides_groups_samples_and_generation(tmp_path: Path) -> 
     assert suite.includes[0].hash != load_suite(ref=tmp_path / "good.yaml").hash
 
 
-def test_generation_conflict_between_includes(tmp_path: Path) -> None:
+def test_included_suites_keep_their_own_generation_defaults(tmp_path: Path) -> None:
     write_suite(
         tmp_path, "id: a\ngeneration: {max_new_tokens: 10}\nprobes:\n  - {id: p, prompt: a}\n", name="a.yaml"
     )
     write_suite(
         tmp_path, "id: b\ngeneration: {max_new_tokens: 20}\nprobes:\n  - {id: p, prompt: b}\n", name="b.yaml"
     )
-    path = write_suite(tmp_path, "id: s\ninclude: [a.yaml, b.yaml]\n")
-    with pytest.raises(SuiteError, match=r"'a' and 'b' set generation\.max_new_tokens to 10 and 20"):
-        load_suite(ref=path)
-    path = write_suite(tmp_path, "id: s\ninclude: [a.yaml, b.yaml]\ngeneration: {max_new_tokens: 5}\n")
-    assert load_suite(ref=path).generation == {"max_new_tokens": 5}
+    suite = load_suite(ref=write_suite(tmp_path, "id: s\ninclude: [a.yaml, b.yaml]\n"))
+    assert suite.generation_for(suite_id="a") == {"max_new_tokens": 10}
+    assert suite.generation_for(suite_id="b") == {"max_new_tokens": 20}
+    # An including suite's own setting is pushed down into every included suite.
+    suite = load_suite(ref=write_suite(tmp_path, "id: s\ninclude: [a.yaml, b.yaml]\ngeneration: {max_new_tokens: 5}\n"))
+    assert suite.generation == {"max_new_tokens": 5}
+    assert suite.generation_for(suite_id="a") == suite.generation_for(suite_id="b") == {"max_new_tokens": 5}
 
 
 def test_diamond_include_keeps_one_copy(tmp_path: Path) -> None:

@@ -228,11 +228,13 @@ def build_plan(*, request: AuditRequest) -> Plan:
     prompts: list[Prompt] = []
     configs: dict[str, GenerationConfig] = {}
 
-    def add(batch: Sequence[Prompt], suite_generation: Mapping[str, Any], where: str) -> list[str]:
+    def add(batch: Sequence[Prompt], suite: Any, where: str) -> list[str]:
         added: list[str] = []
         for prompt in batch:
             if prompt.id in configs:  # the same prompt reached twice (e.g. two suites include one)
                 continue
+            # Each prompt takes the defaults of the suite it comes from, even when included elsewhere.
+            suite_generation = suite.generation_for(suite_id=prompt.suite) or suite.generation
             configs[prompt.id] = resolve_generation(
                 suite=suite_generation,
                 cli=cli,
@@ -244,9 +246,8 @@ def build_plan(*, request: AuditRequest) -> Plan:
         return added
 
     for suite, expanded in loaded:
-        suite_generation = dict(getattr(suite, "generation", None) or {})
         source = str(getattr(suite, "source", None) or getattr(suite, "path", None) or suite.id)
-        ids = add(expanded, suite_generation, f"suite {suite.id!r}")
+        ids = add(expanded, suite, f"suite {suite.id!r}")
         entries.append(
             (
                 SuiteEntry(

@@ -170,6 +170,9 @@ def _build_analyzers(plan: Plan) -> dict[str, Analyzer]:
                 f"The analyzer registered as {name!r} calls itself {analyzer.name!r}; "
                 "its scores would be misfiled. Fix the plugin's name."
             )
+        # Reading the identity loads the scorer (weights hash, version): a scorer that cannot load
+        # must stop the run before hours of generation, not after.
+        dict(analyzer.identity)
         built[name] = analyzer
     return built
 
