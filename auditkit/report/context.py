@@ -1,0 +1,424 @@
+"""Turn results.json (plus the rows kept from outputs.jsonl) into the report template's context.
+
+Everything a template needs is computed here, so templates only lay out. All model text stays plain
+``str`` — the template engine escapes it; only SVG built by :mod:`auditkit.report.charts` (which escapes
+its own text) is ``Markup``. Summaries of unknown analyzers (plugins) fall back to generic tables, so no
+summary shape can break the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from markupsafe import Markup
+
+from auditkit.report import charts
+from auditkit.report.evidence import EvidenceRow, OutputScan
+from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
+
+__all__ = [
+    "AnalyzerView",
+    "BUILTIN_ANALYZERS",
+    "FindingView",
+    "MetricView",
+    "Table",
+    "analyzer_views",
+    "evidence_ids",
+    "finding_views",
+    "fmt",
+    "generic_tables",
+    "group_label",
+    "metric_view",
+    "redact",
+    "severity_rank",
+]
+
+BUILTIN_ANALYZERS = ("toxicity", "bias", "memorization", "energy")
+EVIDENCE_PER_FINDING = 20
+EVIDENCE_TOTAL = 200
+PAIRS_PER_FINDING = 5
+TABLE_ROWS = 25
+_SEVERITY = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "credential")
+
+
+def severity_rank(severity: str) -> int:
+    return _SEVERITY.get(str(severity).lower(), 0)
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for people: None → "n/a" (never 0), floats to ``digits`` significant digits."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.{digits - 1}e}"
+        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:,.{max(digits - len(str(int(abs(value)))), 0)}f}"
+    if isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
+        return text if len(text) <= 200 else text[:199] + "…"
+    return str(value)
+
+
+def group_label(group: Mapping[str, Any] | None) -> str:
+    if not group:
+        return "overall"
+    return ", ".join(f"{k}={v}" for k, v in group.items())
+
+
+def redact(key: str, value: Any) -> Any:
+    return "[redacted]" if any(w in key.lower() for w in _SECRET_WORDS) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A plain table: every cell is text the template escapes."""
+
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    total: int = 0
+    """Rows before the cap (the template says "showing 25 of N" when larger than ``rows``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricView:
+    name: str
+    group: str
+    value: str
+    interval: str
+    half_width: str
+    n: str
+    unit: str
+    method: str
+    mde: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    anchor: str
+    analyzer: str
+    kind: str
+    severity: str
+    title: str
+    groups: str
+    effect_size: str
+    p_value: str
+    details: Table | None
+    risks: tuple[Risk, ...]
+    rows: tuple[EvidenceRow, ...]
+    """Cited outputs shown one by one (those without counterfactual siblings)."""
+    pairs: tuple[tuple[EvidenceRow, ...], ...]
+    """Counterfactual siblings shown side by side."""
+    cited: int
+    shown: int
+    over_budget: bool = False
+    """Some cited outputs were left out because the report's evidence budget was spent."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerView:
+    name: str
+    title: str
+    sensitive: bool
+    """All texts of this section are hidden behind a content warning (toxicity)."""
+    identity: Table
+    metrics: tuple[MetricView, ...]
+    charts: tuple[tuple[str, Markup], ...]
+    findings: tuple[FindingView, ...]
+    tables: tuple[Table, ...]
+    top: tuple[tuple[str, tuple[EvidenceRow, ...]], ...]
+    risks: tuple[AnalyzerRisk, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def metric_view(m: Mapping[str, Any]) -> MetricView:
+    low, high = m.get("ci_low"), m.get("ci_high")
+    interval = f"{fmt(low)} – {fmt(high)}" if low is not None and high is not None else "—"
+    half = (high - low) / 2 if isinstance(low, (int, float)) and isinstance(high, (int, float)) else None
+    details = m.get("details") or {}
+    mde = details.get("mde", details.get("minimum_detectable_effect"))
+    return MetricView(
+        name=str(m.get("name", "")), group=group_label(m.get("group")), value=fmt(m.get("value")),
+        interval=interval, half_width=fmt(half), n=fmt(int(m.get("n") or 0)), unit=str(m.get("unit") or ""),
+        method=str(m.get("method") or ""), mde=fmt(mde),
+    )
+
+
+def _kv_table(caption: str, items: Sequence[tuple[str, Any]]) -> Table:
+    rows = tuple((str(k), fmt(redact(str(k), v))) for k, v in items)
+    return Table(caption=caption, columns=("Field", "Value"), rows=rows[:TABLE_ROWS * 4], total=len(rows))
+
+
+def _humanize(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> list[Table]:
+    """Render any JSON-ready summary as tables: scalars together, lists of objects as tables."""
+    scalars: list[tuple[str, Any]] = []
+    tables: list[Table] = []
+    for key, value in summary.items():
+        if key in skip:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            columns: list[str] = []
+            for item in value[:TABLE_ROWS]:
+                columns.extend(k for k in item if k not in columns)
+            columns = columns[:12]
+            rows = tuple(tuple(fmt(redact(c, item.get(c))) for c in columns) for item in value[:TABLE_ROWS])
+            tables.append(Table(caption=_humanize(key), columns=tuple(columns), rows=rows, total=len(value)))
+        elif isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
+            columns = []
+            for item in list(value.values())[:TABLE_ROWS]:
+                columns.extend(k for k in item if k not in columns)
+            columns = columns[:11]
+            rows = tuple(
+                (str(k),) + tuple(fmt(redact(c, v.get(c))) for c in columns)
+                for k, v in list(value.items())[:TABLE_ROWS]
+            )
+            tables.append(Table(caption=_humanize(key), columns=("",) + tuple(columns), rows=rows, total=len(value)))
+        elif isinstance(value, Mapping):
+            tables.append(_kv_table(_humanize(key), list(value.items())))
+        else:
+            scalars.append((key, value))
+    if scalars:
+        tables.insert(0, _kv_table("Summary", scalars))
+    return tables
+
+
+def _histogram_from_values(values: Sequence[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
+    import numpy as np
+
+    data = np.frombuffer(values, dtype=float) if not isinstance(values, list) else np.asarray(values)
+    lo, hi = float(data.min()), float(data.max())
+    if 0.0 <= lo and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    elif hi <= lo:  # all values equal: centre them in a narrow range instead of at the left edge
+        pad = abs(lo) * 0.1 or 0.5
+        lo, hi = lo - pad, hi + pad
+    counts, edges = np.histogram(data, bins=bins, range=(lo, hi))
+    return [float(e) for e in edges], [int(c) for c in counts]
+
+
+def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
+    if not isinstance(value, Mapping):
+        return None
+    edges = value.get("edges") or value.get("bins") or value.get("bin_edges")
+    counts = value.get("counts")
+    try:
+        edges = [float(e) for e in edges]
+        counts = [int(c) for c in counts]
+    except (TypeError, ValueError):
+        return None
+    return (edges, counts) if len(edges) == len(counts) + 1 and counts else None
+
+
+def _group_charts(name: str, metrics: Sequence[Mapping[str, Any]]) -> list[tuple[str, Markup]]:
+    """One error-bar chart per (metric, axis) with at least two groups."""
+    by_key: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for m in metrics:
+        group = m.get("group") or {}
+        if not group:
+            continue
+        rest = {k: v for k, v in group.items() if k != "group"}
+        by_key.setdefault((str(m.get("name")), group_label(rest) if "group" in group else ""), []).append(m)
+    out = []
+    for (metric, axis), items in by_key.items():
+        if len(items) < 2:
+            continue
+        rows = []
+        # Label each row by what differs between rows (e.g. group_a/group_b of a gap), not by shared keys.
+        groups = [m.get("group") or {} for m in items]
+        shared = {k for k in groups[0] if all(g.get(k) == groups[0][k] for g in groups)}
+        for m in items[:30]:
+            group = m.get("group") or {}
+            if "group_a" in group and "group_b" in group:
+                label = f"{group['group_a']} − {group['group_b']}"
+            else:
+                label = str(group["group"]) if "group" in group else (
+                    " / ".join(str(v) for k, v in group.items() if k not in shared) or group_label(group))
+            rows.append(charts.IntervalRow(label=label, value=m.get("value"), low=m.get("ci_low"),
+                                           high=m.get("ci_high"), n=int(m.get("n") or 0)))
+        common = axis or group_label({k: v for k, v in groups[0].items()
+                                      if k in shared and k not in ("group", "group_a", "group_b")})
+        title = f"{name}: {metric} by group" + (f" ({common})" if common != "overall" else "") + ", with 95% intervals"
+        unit = items[0].get("unit")
+        out.append((title, charts.interval_chart(rows=rows, title=title, unit=unit)))
+    return out
+
+
+def _score_charts(name: str, scan: OutputScan, threshold: float | None) -> list[tuple[str, Markup]]:
+    out = []
+    keys = sorted(k for k in scan.values if k.split(".", 1)[0] == name)
+    for key in keys[:4]:
+        values = scan.values[key]
+        if len(values) < 2:
+            continue
+        edges, counts = _histogram_from_values(values)
+        title = f"Distribution of {key} over {len(values):,} outputs"
+        line = threshold if "tox" in key else None
+        out.append((title, charts.histogram(edges=edges, counts=counts, title=title, x_label=key, threshold=line)))
+    return out
+
+
+def _energy_charts(scan: OutputScan) -> tuple[list[tuple[str, Markup]], list[Table]]:
+    out, tables = [], []
+    if len(scan.energy_values) >= 2:
+        edges, counts = _histogram_from_values(scan.energy_values)
+        title = f"Energy per prompt (J), {len(scan.energy_values):,} outputs with a figure"
+        out.append((title, charts.histogram(edges=edges, counts=counts, title=title, x_label="joules per output")))
+    probes = [(k, t[0] / t[1] if t[1] else None, t) for k, t in scan.energy_by_template.items()]
+    probes.sort(key=lambda p: -(p[1] if p[1] is not None else -1))
+    if probes and any(p[1] is not None for p in probes):
+        bars = [charts.Bar(label=k, value=v) for k, v, _ in probes[:15]]
+        title = "Mean energy per prompt by probe (J)"
+        out.append((title, charts.bar_chart(bars=bars, title=title, unit="J per output")))
+        tables.append(Table(caption="Energy by probe", columns=("Probe", "Mean J per output", "Outputs with a figure",
+                                                                 "Outputs"),
+                            rows=tuple((k, fmt(v), fmt(t[1]), fmt(t[2])) for k, v, t in probes[:TABLE_ROWS]),
+                            total=len(probes)))
+    return out, tables
+
+
+def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list[Table]:
+    """One row per output a memorization finding cites: what was extracted and how much of it."""
+    rows = []
+    for f in findings:
+        if f.analyzer != "memorization":
+            continue
+        for row in f.rows + tuple(r for p in f.pairs for r in p):
+            scores = {k.split(".", 1)[1]: v for k, v in row.scores.items() if k.startswith("memorization.")}
+            source = row.attributes.get("source") or row.attributes.get("title") or row.template
+            rows.append((row.id, str(source), f.kind, f.severity, fmt(scores.get("lcp")),
+                         fmt(scores.get("edit_similarity")), fmt(row.output_tokens)))
+    if not rows:
+        return []
+    return [Table(caption="Extracted passages (outputs cited by memorization findings)",
+                  columns=("Prompt id", "Source", "Kind", "Severity", "Common prefix (tokens)", "Edit similarity",
+                           "Output tokens"), rows=tuple(rows[:TABLE_ROWS]), total=len(rows))]
+
+
+def _threshold(identity: Mapping[str, Any]) -> float:
+    for key in ("threshold",):
+        value = identity.get(key) or (identity.get("options") or {}).get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return 0.5
+
+
+def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, risk_map: RiskMap) -> list[FindingView]:
+    """Findings, most severe first, each with its (capped) evidence rows and counterfactual pairs."""
+    order = sorted(range(len(findings)), key=lambda i: (-severity_rank(findings[i].get("severity", "")), i))
+    views = []
+    budget = EVIDENCE_TOTAL  # outputs shown across all findings, siblings included
+    for rank, i in enumerate(order):
+        f = findings[i]
+        cited = [str(e) for e in f.get("evidence") or []]
+        rows = [scan.evidence[e] for e in cited[:EVIDENCE_PER_FINDING] if e in scan.evidence]
+        pairs: list[tuple[EvidenceRow, ...]] = []
+        singles: list[EvidenceRow] = []
+        seen: set[str] = set()
+        for row in rows:
+            siblings = scan.siblings.get(row.pair or "") if row.pair and _paired(f) else None
+            if siblings and len(siblings) > 1:
+                if row.pair not in seen and len(pairs) < PAIRS_PER_FINDING and budget >= len(siblings):
+                    seen.add(row.pair)  # type: ignore[arg-type]
+                    pairs.append(tuple(siblings))
+                    budget -= len(siblings)
+            elif budget > 0:
+                singles.append(row)
+                budget -= 1
+        details = f.get("details") or {}
+        views.append(FindingView(
+            anchor=f"finding-{rank + 1}", analyzer=str(f.get("analyzer", "")), kind=str(f.get("kind", "")),
+            severity=str(f.get("severity", "info")).lower(), title=str(f.get("title", "")),
+            groups="; ".join(group_label(g) for g in f.get("groups") or []) or "—",
+            effect_size=fmt(f.get("effect_size")), p_value=fmt(f.get("p_value"), 3),
+            details=_kv_table("Details", list(details.items())) if details else None,
+            risks=risk_map.risks_for_finding(analyzer=str(f.get("analyzer", "")), kind=str(f.get("kind", ""))),
+            rows=tuple(singles), pairs=tuple(pairs), cited=len(cited),
+            shown=len(singles) + len({r.id for p in pairs for r in p} & set(cited)),
+            over_budget=budget <= 0 or len(pairs) + len(singles) < min(len(rows), PAIRS_PER_FINDING),
+        ))
+    return views
+
+
+def _paired(finding: Mapping[str, Any]) -> bool:
+    """Findings about group differences: their evidence is shown with its counterfactual siblings."""
+    kind = str(finding.get("kind", ""))
+    return finding.get("analyzer") == "bias" or "gap" in kind or "counterfactual" in kind
+
+
+def evidence_ids(findings: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """The prompt ids to keep (≤ 20 per finding, ≤ 200 in all) and those whose pairs to fetch."""
+    wanted: list[str] = []
+    paired: list[str] = []
+    for f in sorted(findings, key=lambda f: -severity_rank(f.get("severity", ""))):
+        for e in list(f.get("evidence") or [])[:EVIDENCE_PER_FINDING]:
+            if len(wanted) >= EVIDENCE_TOTAL:
+                break
+            wanted.append(str(e))
+            if _paired(f):
+                paired.append(str(e))
+    return wanted, paired
+
+
+def analyzer_views(
+    *, results: Mapping[str, Any], scan: OutputScan, risk_map: RiskMap, findings: Sequence[FindingView]
+) -> list[AnalyzerView]:
+    """One view per analyzer that ran: built-ins first in their usual order, then plugins by name."""
+    analyses: Mapping[str, Any] = results.get("analyses") or {}
+    metrics: Sequence[Mapping[str, Any]] = results.get("metrics") or []
+    names = [n for n in BUILTIN_ANALYZERS if n in analyses]
+    names += sorted(n for n in set(analyses) | {str(m.get("analyzer")) for m in metrics} if n not in names)
+    views = []
+    for name in names:
+        entry = analyses.get(name) or {}
+        identity = entry.get("identity") or {}
+        summary = entry.get("summary") or {}
+        own = [m for m in metrics if m.get("analyzer") == name]
+        chart_list: list[tuple[str, Markup]] = []
+        tables: list[Table] = []
+        hist = _summary_histogram(summary.get("histogram"))
+        if hist:
+            title = f"{name}: score distribution"
+            chart_list.append((title, charts.histogram(edges=hist[0], counts=hist[1], title=title, x_label="score",
+                                                       threshold=_threshold(identity) if name == "toxicity" else None)))
+        else:
+            chart_list += _score_charts(name, scan, _threshold(identity))
+        chart_list += _group_charts(name, own)
+        notes: list[str] = []
+        if name == "energy":
+            energy_charts, energy_tables = _energy_charts(scan)
+            chart_list += energy_charts
+            tables += energy_tables
+            methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
+            if methods:
+                tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
+                                    rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
+        if name == "memorization":
+            tables += _extraction_table(findings, scan)
+        tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods"))
+        top = []
+        if name in ("toxicity", "memorization"):
+            for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:
+                top.append((f"Highest {key} outputs", tuple(scan.top[key])))
+        views.append(AnalyzerView(
+            name=name, title=name.capitalize(), sensitive=name == "toxicity",
+            identity=_kv_table("Scorer", list(identity.items())),
+            metrics=tuple(metric_view(m) for m in own if not m.get("group")) + tuple(
+                metric_view(m) for m in own if m.get("group")),
+            charts=tuple(chart_list), findings=tuple(f for f in findings if f.analyzer == name),
+            tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),
+        ))
+    return views

@@ -1,0 +1,183 @@
+"""Render ``report.html`` from a run directory: results.json plus the rows it needs from outputs.jsonl.
+
+One self-contained file: CSS inlined under a hash-based Content Security Policy with no script source
+at all, charts as inline SVG, offensive text folded behind ``<details>`` (no JavaScript). Templates
+live in ``reports/`` (see :func:`auditkit.resources.data_dir`) and run in jinja2's sandbox with
+autoescaping on: model output is untrusted and is never marked safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from auditkit.errors import InputError
+from auditkit.report.baseline import Comparison, compare_runs
+from auditkit.report.context import (
+    BUILTIN_ANALYZERS,
+    analyzer_views,
+    evidence_ids,
+    finding_views,
+    fmt,
+    metric_view,
+)
+from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
+from auditkit.report.manifest import manifest_tables
+from auditkit.report.risk import load_risk_map
+from auditkit.resources import data_dir, package_file
+
+__all__ = ["load_results", "render_report"]
+
+TOP_FINDINGS = 5
+
+
+def load_results(*, path: Path) -> tuple[dict[str, Any], bytes]:
+    """Parse results.json (and return its bytes, for the manifest's hash); exit 2 with a clear message."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no results.json here; pass the --out folder of an `auditkit run`.") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc}).") from exc
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f"line {exc.lineno}, column {exc.colno}: " if isinstance(exc, json.JSONDecodeError) else ""
+        raise InputError(f"{path}: {where}not valid JSON ({exc}); re-run the audit to rewrite it.") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object with manifest, metrics, findings and analyses.")
+    for key, kind in (("metrics", list), ("findings", list), ("analyses", dict), ("manifest", dict)):
+        if key in data and data[key] is not None and not isinstance(data[key], kind):
+            raise InputError(f"{path}: field '{key}' must be a JSON {kind.__name__}.")
+    return data, raw
+
+
+def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
+    gate = results.get("gate")
+    if not isinstance(gate, Mapping):
+        return {"state": "none", "headline": "No release policy applied",
+                "detail": "Results are reported without a pass/fail decision. "
+                          "Apply one with `auditkit gate DIR --policy FILE`.", "rules": None, "policy": None}
+    passed = gate.get("passed")
+    if passed is None:
+        word = str(gate.get("status") or gate.get("decision") or gate.get("verdict") or "").lower()
+        passed = True if word in ("pass", "passed", "ok") else False if word in ("fail", "failed") else None
+    policy = gate.get("policy")
+    if isinstance(policy, Mapping):
+        policy = policy.get("name") or policy.get("path") or policy.get("id")
+    rules = next((gate[k] for k in ("rules", "checks", "results") if isinstance(gate.get(k), list)), None)
+    table = None
+    if rules:
+        from auditkit.report.context import generic_tables
+
+        table = (generic_tables(summary={"rules": [r for r in rules if isinstance(r, Mapping)]}) or [None])[0]
+    state = "pass" if passed else "fail" if passed is False else "none"
+    headline = {"pass": "Passed the release policy", "fail": "Failed the release policy",
+                "none": "Policy result unclear"}[state]
+    detail = str(gate.get("summary") or gate.get("message") or "")
+    return {"state": state, "headline": headline, "detail": detail, "rules": table,
+            "policy": None if policy is None else str(policy)}
+
+
+def _methodology(results: Mapping[str, Any], ran: list[str]) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(package_file("data/methodology.yaml").read_text(encoding="utf-8"))
+    sections = [dict(data["analyzers"][n], name=n) for n in ran if n in data["analyzers"]]
+    unknown = [n for n in ran if n not in data["analyzers"]]
+    sizes = [metric_view(m) for m in results.get("metrics") or []]
+    return {"general": data["general"], "sections": sections, "plugins": unknown, "sizes": sizes,
+            "energy_labels": data["analyzers"]["energy"]["labels"]}
+
+
+def _css() -> tuple[str, str]:
+    css = (data_dir("reports") / "report.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    return css, f"'sha256-{digest}'"
+
+
+def _environment():  # type: ignore[no-untyped-def]
+    from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(data_dir("reports"))),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2", "svg"), default_for_string=True, default=True),
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    return env
+
+
+def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path | None = None) -> Path:
+    """Write the HTML report of the run in ``run_dir`` (default ``run_dir/report.html``) and return its path.
+
+    Reads ``results.json`` and streams ``outputs.jsonl`` (only the rows shown are kept), so it works on
+    any finished or partial run and re-renders without the model.
+    """
+    run_dir = Path(run_dir)
+    results, raw = load_results(path=run_dir / "results.json")
+    results_sha = hashlib.sha256(raw).hexdigest()
+    findings = [f for f in results.get("findings") or [] if isinstance(f, Mapping)]
+    wanted, paired = evidence_ids(findings)
+    outputs_path = run_dir / "outputs.jsonl"
+    scan = scan_outputs(path=outputs_path, wanted=wanted, pair_ids=paired)
+    risk_map = load_risk_map()
+    fviews = finding_views(findings=findings, scan=scan, risk_map=risk_map)
+    sections = analyzer_views(results=results, scan=scan, risk_map=risk_map, findings=fviews)
+    ran = [s.name for s in sections]
+    coverage = risk_map.coverage(analyzers_run=ran, findings=findings)
+    comparison: Comparison | None = None
+    if baseline_dir is not None:
+        baseline, _ = load_results(path=Path(baseline_dir) / "results.json")
+        comparison = compare_runs(current=results, baseline=baseline)
+    manifest: Mapping[str, Any] = results.get("manifest") or {}
+    model: Mapping[str, Any] = manifest.get("model") if isinstance(manifest.get("model"), Mapping) else {}
+    counts = manifest.get("counts") if isinstance(manifest.get("counts"), Mapping) else {}
+    css, css_hash = _css()
+    context = {
+        "css": css,
+        "csp": f"default-src 'none'; style-src {css_hash}; img-src data:; base-uri 'none'; form-action 'none'",
+        "model": model,
+        "model_label": str(model.get("model") or "unknown model"),
+        "created_at": str(manifest.get("created_at") or "unknown date"),
+        "rendered_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "status": str(results.get("status") or "unknown"),
+        "schema_version": str(results.get("schema_version") or "?"),
+        "auditkit_version": str(manifest.get("auditkit_version") or "?"),
+        "verdict": _verdict(results),
+        "counts": {"prompts": counts.get("prompts", scan.rows), "outputs": scan.rows,
+                   "errors": counts.get("errors", scan.errors), "cached": counts.get("cached", scan.cached)},
+        "error_examples": scan.error_examples,
+        "top_findings": fviews[:TOP_FINDINGS],
+        "findings_total": len(fviews),
+        "severity_counts": {s: sum(1 for f in fviews if f.severity == s)
+                            for s in ("critical", "high", "medium", "low", "info")},
+        "not_run": [n for n in BUILTIN_ANALYZERS if n not in ran],
+        "untested_risks": [c.risk for c in coverage if c.status == "not tested"],
+        "sections": sections,
+        "coverage": coverage,
+        "risk_names": {r.id: f"NIST {r.section} {r.name}" for r in risk_map.risks},
+        "frameworks": risk_map.frameworks,
+        "comparison": comparison,
+        "baseline_dir": str(baseline_dir) if baseline_dir else None,
+        "methodology": _methodology(results, ran),
+        "manifest_tables": manifest_tables(manifest=manifest, results_sha256=results_sha,
+                                           results_name="results.json"),
+        "results_sha256": results_sha,
+        "outputs_present": outputs_path.exists(),
+        "sample": scan.sample,
+        "text_limit": TEXT_LIMIT,
+    }
+    html = _environment().get_template("report.html.j2").render(**context)
+    target = Path(out) if out is not None else run_dir / "report.html"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the report ({exc}); choose another --out.") from exc
+    return target

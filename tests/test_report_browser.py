@@ -1,0 +1,53 @@
+"""Open a report with hostile outputs in headless Chromium: no network, no script, no console error.
+
+Uses Debian's chromium (installed by ``python -m tests.setup_browser``, which `make test` runs) driven
+over the DevTools protocol by a small websocket client; it saves a screenshot to test-output/report.png
+and, with AUDITKIT_UPDATE_SCREENSHOT=1, refreshes docs/images/report.png for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from auditkit.report.render import render_report
+from tests.fixtures_runs import MARKER_TITLE, make_run
+from tests.setup_browser import ensure_chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_report_in_headless_chromium(tmp_path: Path) -> None:
+    pytest.importorskip("websocket", reason="websocket-client drives Chromium's DevTools protocol")
+    chromium = ensure_chromium(quiet=True)
+    if chromium is None:
+        pytest.skip("chromium is not installed and could not be installed (needs root and apt-get)")
+    from tests.fixtures_browser import load_page
+
+    page = render_report(run_dir=make_run(tmp_path / "run"))
+    screenshot = ROOT / "test-output" / "report.png"
+    log = load_page(chromium=chromium, page=page, screenshot=screenshot, pdf=ROOT / "test-output" / "report.pdf")
+
+    assert log.requests == [page.resolve().as_uri()], "the report must make no request but for itself"
+    assert log.console == [], log.console
+    assert log.exceptions == [], log.exceptions
+    assert [e for e in log.log_entries if e.get("level") in ("error", "warning")] == []  # CSP violations land here
+    assert log.dialogs == [], "an alert() from a hostile output ran"
+    assert log.scripts == [], "the page parsed a script"
+    assert log.script_elements == 0
+    assert MARKER_TITLE not in log.title and log.title.startswith("Audit report:")
+    assert log.probes["onerror_attrs"] == 0 and log.probes["iframes"] == 0 and log.probes["imgs"] == 0
+    assert log.probes["svg"] >= 5
+    assert log.probes["style_applied"] == "rgb(20, 40, 61)", "the inlined CSS must pass the CSP hash"
+    assert "<script>document.title=" not in log.probes["body_text"]  # hidden behind a content warning
+    assert "Executive summary" in log.probes["body_text"]
+    assert screenshot.stat().st_size > 10_000
+    assert (ROOT / "test-output" / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    if os.environ.get("AUDITKIT_UPDATE_SCREENSHOT") == "1":
+        target = ROOT / "docs" / "images" / "report.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot, target)
