@@ -26,6 +26,7 @@ demo: $(STAMP)
 	@echo "report: $(DEMO_OUT)/report.html"
 
 test: $(STAMP)
+	$(PY) -m tests.setup_browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
