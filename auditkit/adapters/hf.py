@@ -1,0 +1,403 @@
+"""``hf:<hub id or local dir>``: transformers causal language models, run locally.
+
+Options (``--model-arg KEY=VALUE``): ``revision``, ``dtype`` (auto|float32|bfloat16|float16), ``device``
+(auto|cpu|cuda|cuda:N|mps), ``gguf_file``, ``chat`` (auto|true|false), ``trust_remote_code``
+(false|true), ``batch_size`` (N|auto), ``max_length`` (prompt + new tokens limit).
+
+``identity`` is computed from the files on disk (local folder or the local Hugging Face cache snapshot)
+without loading weights; the model loads on the first ``generate``. Decoding: prompts of a call are
+sorted by token length and left-padded; greedy when ``temperature == 0``, else sampling where every
+prompt has its own generator seeded from ``(config.seed, prompt.id)`` — so a prompt samples the same
+text whatever batch it lands in. Token-level decoding lives in :mod:`auditkit.adapters.hf_decoding`.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from auditkit.adapters import hf_decoding
+from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from auditkit.adapters.weights import files_hash, model_files
+from auditkit.errors import AdapterError, ConfigError
+from auditkit.records import Generation, GenerationConfig, Prompt
+
+__all__ = [
+    "HF_OPTIONS",
+    "HFAdapter",
+    "HFOptions",
+    "make_hf_adapter",
+    "parse_hf_options",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+HF_OPTIONS = ("batch_size", "chat", "device", "dtype", "gguf_file", "max_length", "revision", "trust_remote_code")
+"""The ``--model-arg`` keys the ``hf`` scheme accepts."""
+
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+_CHAT = ("auto", "true", "false")
+_BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_DEFAULT_BATCH = {"cpu": 8, "mps": 16, "cuda": 32}
+
+
+@dataclass(frozen=True, slots=True)
+class HFOptions:
+    """Parsed ``--model-arg`` options of the ``hf`` (and ``smollm2``) schemes."""
+
+    revision: str | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    gguf_file: str | None = None
+    chat: str = "auto"
+    """``true``: plain prompts become one user turn of the chat template; ``auto``/``false``: plain
+    prompts are sent as raw text. Chat (``messages``) prompts always need the template; ``false`` refuses them."""
+    trust_remote_code: bool = False
+    batch_size: int | None = None
+    """``None`` means pick by device (8 on CPU, 16 on MPS, 32 on CUDA)."""
+    max_length: int | None = None
+    """Prompt + new tokens limit; ``None`` means the model's ``max_position_embeddings``."""
+
+
+def parse_hf_options(
+    *, options: Mapping[str, str], scheme: str = "hf", allowed: Sequence[str] = HF_OPTIONS
+) -> HFOptions:
+    """Validate ``--model-arg`` values; ``ConfigError`` names the bad option and lists the valid ones."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"Unknown --model-arg {', '.join(repr(u) for u in unknown)} for the {scheme!r} model. "
+            f"Valid options: {', '.join(sorted(allowed))}."
+        )
+
+    def choice(key: str, valid: Sequence[str], default: str) -> str:
+        value = options.get(key, default).strip().lower()
+        if value not in valid:
+            raise ConfigError(f"--model-arg {key}={options[key]!r} is not one of: {', '.join(valid)}.")
+        return value
+
+    def positive_int(key: str, *, auto_ok: bool) -> int | None:
+        raw = options.get(key)
+        if raw is None or (auto_ok and raw.strip().lower() == "auto"):
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            hint = " or 'auto'" if auto_ok else ""
+            raise ConfigError(f"--model-arg {key}={raw!r} must be a positive integer{hint}.")
+        return value
+
+    device = options.get("device", "auto").strip().lower()
+    if not _DEVICE_RE.match(device):
+        raise ConfigError(f"--model-arg device={options['device']!r} is not one of: auto, cpu, cuda, cuda:N, mps.")
+    trust = options.get("trust_remote_code", "false").strip().lower()
+    if trust not in _BOOL:
+        raise ConfigError(f"--model-arg trust_remote_code={options['trust_remote_code']!r} must be true or false.")
+    return HFOptions(
+        revision=options.get("revision") or None,
+        dtype=choice("dtype", _DTYPES, "auto"),
+        device=device,
+        gguf_file=options.get("gguf_file") or None,
+        chat=choice("chat", _CHAT, "auto"),
+        trust_remote_code=_BOOL[trust],
+        batch_size=positive_int("batch_size", auto_ok=True),
+        max_length=positive_int("max_length", auto_ok=False),
+    )
+
+
+def resolve_device(*, requested: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``mps``, else ``cpu``; an unavailable explicit device → ConfigError."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps is not None and mps.is_available())
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--model-arg device={requested} but torch sees no CUDA device. Use device=cpu or auto.")
+    if requested == "mps" and not has_mps:
+        raise ConfigError("--model-arg device=mps but torch sees no MPS device. Use device=cpu or auto.")
+    return requested
+
+
+def resolve_dtype(*, requested: str, device: str) -> str:
+    """``auto`` → float32 on CPU (half precision is slow there), bfloat16 on CUDA when supported, else float16."""
+    if requested != "auto":
+        return requested
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float16" if device == "mps" else "float32"
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where the files are: what ``from_pretrained`` gets, and the folder to hash (if local)."""
+
+    name: str
+    local_dir: Path | None
+    revision: str | None
+    is_hub: bool
+
+
+def _locate(*, target: str, revision: str | None) -> _Source:
+    path = Path(target).expanduser()
+    if path.is_dir():
+        return _Source(name=str(path), local_dir=path, revision=None, is_hub=False)
+    looks_local = target.startswith(("/", ".", "~")) or "\\" in target or target.count("/") > 1 or path.exists()
+    if looks_local:
+        what = "is a file, not a model directory" if path.exists() else "does not exist"
+        raise AdapterError(
+            f"hf:{target} {what}. Point hf: at a folder saved with save_pretrained (config.json, weights, "
+            "tokenizer files), or at a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct."
+        )
+    snapshot, commit = _hub_snapshot(repo_id=target, revision=revision)
+    return _Source(name=target, local_dir=snapshot, revision=commit or revision, is_hub=True)
+
+
+def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, str | None]:
+    """The local HF cache snapshot of ``repo_id`` at ``revision`` (default ``main``), without network."""
+    from huggingface_hub import constants
+
+    repo_dir = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
+    rev = revision or "main"
+    commit: str | None = rev if _COMMIT_RE.match(rev) else None
+    if commit is None:
+        ref = repo_dir / "refs" / rev
+        try:
+            commit = ref.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None, None
+    snapshot = repo_dir / "snapshots" / commit
+    return (snapshot if snapshot.is_dir() else None), commit
+
+
+@adapters.register("hf")
+def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
+    """Build an ``hf`` adapter; reads files to hash them but loads no weights."""
+    if not target:
+        raise ConfigError("The hf model spec needs a hub id or a folder, e.g. hf:gpt2 or hf:./my-model.")
+    opts = parse_hf_options(options=options)
+    source = _locate(target=target, revision=opts.revision)
+    if opts.revision and not source.is_hub:
+        raise ConfigError(
+            f"--model-arg revision={opts.revision} applies to hub ids, but hf:{target} is a local folder "
+            "(its files are used as they are). Drop the revision option."
+        )
+    if opts.gguf_file and source.local_dir is not None and not (source.local_dir / opts.gguf_file).is_file():
+        raise AdapterError(f"--model-arg gguf_file={opts.gguf_file}: no such file in {source.local_dir}.")
+    device = resolve_device(requested=opts.device)
+    dtype = resolve_dtype(requested=opts.dtype, device=device)
+    files = model_files(directory=source.local_dir, gguf_file=opts.gguf_file) if source.local_dir else []
+    identity = AdapterIdentity(
+        adapter="hf",
+        model=target,
+        revision=source.revision,
+        weights_hash=files_hash(files=files) if files else None,
+        settings=_settings(opts=opts, device=device, dtype=dtype),
+    )
+    return HFAdapter(
+        source=source.name, revision=source.revision if source.is_hub else None, options=opts,
+        identity=identity, device=device, dtype=dtype, hub=source.is_hub,
+    )
+
+
+def _settings(*, opts: HFOptions, device: str, dtype: str) -> dict[str, Any]:
+    return {"chat": opts.chat, "device": device.split(":")[0], "dtype": dtype, "gguf_file": opts.gguf_file}
+
+
+class HFAdapter:
+    """A transformers causal LM behind the ``Adapter`` protocol; weights load on the first ``generate``."""
+
+    def __init__(
+        self, *, source: str, revision: str | None, options: HFOptions, identity: AdapterIdentity,
+        device: str, dtype: str, hub: bool = False,
+    ) -> None:
+        self.identity = identity
+        self.default_batch_size = options.batch_size or _DEFAULT_BATCH[device.split(":")[0]]
+        self.device = device
+        self.dtype = dtype
+        self._source = source
+        self._revision = revision
+        self._options = options
+        self._hub = hub
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.load_seconds: float | None = None
+        """Wall seconds the weights took to load (``None`` until loaded)."""
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load tokenizer and weights now (``generate`` does it on first use)."""
+        if self._model is not None:
+            return
+        start = time.perf_counter()
+        self._tokenizer, self._model = _load_pretrained(
+            source=self._source, revision=self._revision, options=self._options,
+            device=self.device, dtype=self.dtype, hub=self._hub,
+        )
+        self.load_seconds = time.perf_counter() - start
+
+    def generate(self, *, prompts: Sequence[Prompt], config: GenerationConfig) -> list[Generation]:
+        if not prompts:
+            return []
+        self.load()
+        tokenizer, model = self._tokenizer, self._model
+        _check_chat_usage(prompts=prompts, tokenizer=tokenizer, chat=self._options.chat, model=self.identity.model)
+        limit = self._options.max_length or getattr(model.config, "max_position_embeddings", None)
+        results: dict[int, Generation] = {}
+        encoded: list[tuple[int, list[int]]] = []
+        for index, prompt in enumerate(prompts):
+            try:
+                ids = hf_decoding.encode_prompt(prompt=prompt, tokenizer=tokenizer, chat=self._options.chat == "true")
+            except Exception as exc:  # a template or tokenizer failure is this prompt's, not the run's
+                results[index] = Generation(prompt_id=prompt.id, output=None, error=f"could not encode prompt: {exc}")
+                continue
+            problem = _length_problem(n=len(ids), max_new=config.max_new_tokens, limit=limit)
+            if problem:
+                results[index] = Generation(prompt_id=prompt.id, output=None, error=problem, input_tokens=len(ids))
+                continue
+            encoded.append((index, ids))
+        # Sorting by length keeps padding low when the batch is split (by batch_size or after an OOM).
+        encoded.sort(key=lambda item: len(item[1]))
+        chunk = self._options.batch_size or len(encoded) or 1
+        for start in range(0, len(encoded), chunk):
+            part = encoded[start : start + chunk]
+            items = [hf_decoding.Item(prompt=prompts[i], ids=ids, seed=_prompt_seed(config.seed, prompts[i].id))
+                     for i, ids in part]
+            for (i, _), generation in zip(part, self._run(items=items, config=config)):
+                results[i] = generation
+        return [results[i] for i in range(len(prompts))]
+
+    def _run(self, *, items: list[Any], config: GenerationConfig) -> list[Generation]:
+        """Generate ``items`` as one batch; halve it on out-of-memory, isolate a failing prompt otherwise."""
+        try:
+            return hf_decoding.generate_batch(
+                items=items, config=config, model=self._model, tokenizer=self._tokenizer, device=self.device
+            )
+        except Exception as exc:
+            if len(items) == 1:
+                return [Generation(prompt_id=items[0].prompt.id, output=None,
+                                   error=f"{type(exc).__name__}: {exc}", input_tokens=len(items[0].ids))]
+            if _is_out_of_memory(exc):
+                _free_memory()
+                half = len(items) // 2
+                return self._run(items=items[:half], config=config) + self._run(items=items[half:], config=config)
+            return [g for item in items for g in self._run(items=[item], config=config)]
+
+    def close(self) -> None:
+        self._model = None
+        self._tokenizer = None
+        _free_memory()
+
+
+def _check_chat_usage(*, prompts: Sequence[Prompt], tokenizer: Any, chat: str, model: str) -> None:
+    """Chat prompts on a model without a chat template is a setup mistake for the whole run: fail early."""
+    needs = [p for p in prompts if p.messages is not None or chat == "true"]
+    if not needs:
+        return
+    first = needs[0]
+    if first.messages is not None and chat == "false":
+        raise ConfigError(
+            f"Prompt {first.id} ({first.suite}/{first.template}) is a chat prompt (messages) but the model runs "
+            "with --model-arg chat=false. Drop chat=false, or use plain-text probes."
+        )
+    if not getattr(tokenizer, "chat_template", None):
+        what = "is a chat prompt (messages)" if first.messages is not None else "must be wrapped (chat=true)"
+        raise ConfigError(
+            f"Prompt {first.id} ({first.suite}/{first.template}) {what}, but the tokenizer of {model!r} has no "
+            "chat template. Use a chat/instruct model, add a chat_template to its tokenizer_config.json, "
+            "or run plain-text probes without chat=true."
+        )
+
+
+def _length_problem(*, n: int, max_new: int, limit: int | None) -> str | None:
+    if n == 0:
+        return "the prompt encodes to no tokens"
+    if limit is not None and n + max_new > limit:
+        return (f"prompt has {n} tokens; with max_new_tokens={max_new} it exceeds the model's max_length {limit} "
+                "(raise --model-arg max_length only if the model supports it)")
+    return None
+
+
+def _prompt_seed(seed: int, prompt_id: str) -> int:
+    digest = hashlib.sha256(f"{seed}\0{prompt_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def _load_pretrained(
+    *, source: str, revision: str | None, options: HFOptions, device: str, dtype: str, hub: bool
+) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    kwargs: dict[str, Any] = {"trust_remote_code": options.trust_remote_code}
+    if revision:
+        kwargs["revision"] = revision
+    if options.gguf_file:
+        kwargs["gguf_file"] = options.gguf_file
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # the engine draws its own progress; tqdm bars would garble it
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **kwargs)
+        model.to(device)
+        model.eval()
+    except Exception as exc:
+        raise AdapterError(_load_failure(source=source, hub=hub, exc=exc)) from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    return tokenizer, model
+
+
+def _load_failure(*, source: str, hub: bool, exc: BaseException) -> str:
+    detail = (str(exc).strip().splitlines() or [""])[0][:300]
+    head = f"Could not load the model {source!r} ({type(exc).__name__}: {detail})."
+    if hub:
+        from huggingface_hub import constants
+
+        offline = bool(constants.HF_HUB_OFFLINE)
+        where = ("HF_HUB_OFFLINE is set and the model is not in the local Hugging Face cache."
+                 if offline else "The Hugging Face hub may be unreachable from this machine.")
+        return (f"{head} {where} Download the model where the hub is reachable (or copy its folder here), "
+                "set HF_HUB_OFFLINE=1 and point hf: at the local directory (hf:/path/to/model). If the hub is "
+                "reachable, check the model id and revision; gated models need `hf auth login`.")
+    return (f"{head} Check that the folder holds a transformers causal LM saved with save_pretrained "
+            "(config.json, *.safetensors or *.bin weights, tokenizer files), or pass --model-arg gguf_file=NAME "
+            "for a GGUF file; models with custom code need --model-arg trust_remote_code=true.")
+
