@@ -43,5 +43,10 @@ def test_not_measured_is_none_not_zero():
 
 
 def test_unknown_option_is_a_config_error():
+    # "grid" became a real option (carbon intensity zone); a misspelt option is still refused.
     with pytest.raises(ConfigError, match="unknown option"):
-        build_analyzer(name="energy", options={"grid": "FR"})
+        build_analyzer(name="energy", options={"gird": "FR"})
+    with pytest.raises(ConfigError, match="unknown grid zone"):
+        build_analyzer(name="energy", options={"grid": "XX"})
+    with pytest.raises(ConfigError, match="pue"):
+        build_analyzer(name="energy", options={"pue": "0.5"})

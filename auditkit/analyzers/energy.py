@@ -1,23 +1,100 @@
-"""Energy cost of the audited generations: joules per prompt, Wh per 1k output tokens, tokens per second.
+"""Energy cost of the audited generations: J and Wh per prompt, Wh per 1k output tokens, tokens/s, gCO2e.
 
-The engine's meter attributes each batch's energy to its generations (``Generation.energy_j`` with
-``energy_method``); replay files may carry provider-measured ``energy_j`` ("provided"). This analyzer
-only aggregates: where no figure exists the metric is ``None`` ("not measured"), never 0, and every
-metric names the method(s) its figures came from.
+Where the figures come from (each output's ``energy_method``):
+
+- the engine's meter (``auditkit.energy.meter``) around each batch, shared among the batch's outputs by
+  output tokens: ``measured-nvml``, ``measured-rapl`` or ``estimated``;
+- a replay file's own ``energy_j``: ``provided``;
+- for remote APIs (option ``adapter=openai``, or any run given ``model_params_b``), this analyzer models
+  each output from its output tokens with the EcoLogits method: ``modelled``;
+- otherwise none: the metric is ``None`` ("not measured", n/a), never 0.
+
+Every metric names the method(s) and scope behind it and carries a systematic range (``details``)
+beside its confidence interval over prompts. Options (suite ``analyzer_options.energy`` or
+``--analyzer-arg energy.KEY=VALUE``): ``grid`` (ISO country code, default world average),
+``grid_g_per_kwh`` (explicit intensity), ``pue`` (default 1.0), ``idle_baseline_s`` (measure idle power
+for this long and subtract it), ``device`` (for the idle baseline, default ``cpu``), ``adapter``,
+``model``, ``model_params_b``, ``active_params_b`` (modelled figures), ``max_listed``, ``seed``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers
-from auditkit.records import Metric, Score
-from auditkit.stats import bootstrap_mean_interval, mean_interval
+from auditkit.energy import methods as m
+from auditkit.errors import ConfigError
+from auditkit.records import Generation, Metric, Prompt, Score
 
-__all__ = ["EnergyAnalyzer", "make_energy"]
+__all__ = ["EnergyAnalyzer", "EnergyOptions", "make_energy"]
 
 _J_PER_WH = 3600.0
+_RESAMPLES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyOptions:
+    """The analyzer's options, parsed and checked."""
+
+    seed: int = 0
+    grid: str | None = None
+    grid_g_per_kwh: float | None = None
+    pue: float = 1.0
+    idle_baseline_s: float = 0.0
+    device: str = "cpu"
+    adapter: str | None = None
+    model: str | None = None
+    model_params_b: float | None = None
+    active_params_b: float | None = None
+    max_listed: int = 500
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> EnergyOptions:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"energy analyzer: unknown option(s) {unknown}; known: {', '.join(sorted(fields))}."
+            )
+        kinds: dict[str, Callable[[Any], Any]] = {
+            "seed": int,
+            "max_listed": int,
+            "pue": float,
+            "idle_baseline_s": float,
+            "grid_g_per_kwh": float,
+            "model_params_b": float,
+            "active_params_b": float,
+        }
+        values: dict[str, Any] = {}
+        for key, raw in options.items():
+            try:
+                values[key] = None if raw is None else kinds.get(key, str)(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"energy analyzer: option {key}={raw!r} is not a valid {kinds.get(key, str).__name__}."
+                ) from None
+        parsed = cls(**values)
+        if parsed.pue < 1.0:
+            raise ConfigError(f"energy.pue must be ≥ 1.0 (facility energy ÷ IT energy), got {parsed.pue}.")
+        if parsed.idle_baseline_s < 0 or parsed.max_listed < 0:
+            raise ConfigError("energy.idle_baseline_s and energy.max_listed must be ≥ 0.")
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class _Figure:
+    """One output's energy with its label and systematic range (``None`` range: unknown)."""
+
+    prompt: Prompt
+    gen: Generation
+    joules: float | None
+    method: str
+    low_j: float | None
+    high_j: float | None
 
 
 class EnergyAnalyzer:
@@ -26,103 +103,376 @@ class EnergyAnalyzer:
     name = "energy"
     batch_size = 4096
 
-    def __init__(self, *, seed: int = 0) -> None:
-        self._seed = seed
-        self.identity: Mapping[str, Any] = {"scorer": "energy-aggregate", "version": "1"}
+    def __init__(self, *, options: EnergyOptions | None = None) -> None:
+        from auditkit.energy.carbon import grid_intensity
+        from auditkit.energy.modelled import model_size
+
+        self.options = options or EnergyOptions()
+        self.grid = grid_intensity(zone=self.options.grid, g_per_kwh=self.options.grid_g_per_kwh)
+        # Remote adapters: local readings measure only the HTTP client, so every output is modelled.
+        # A size given for another adapter only fills outputs that have no figure.
+        self.remote = self.options.adapter in _remote_adapters()
+        wanted = self.remote or self.options.model_params_b is not None
+        self.size = (
+            model_size(
+                model=self.options.model,
+                params_b=self.options.model_params_b,
+                active_params_b=self.options.active_params_b,
+            )
+            if wanted
+            else None
+        )
+        self.identity: Mapping[str, Any] = {
+            "scorer": "energy-aggregate",
+            "version": "2",
+            "grid": self.grid.zone,
+            "grid_g_per_kwh": self.grid.g_per_kwh,
+            "pue": self.options.pue,
+            "idle_baseline_s": self.options.idle_baseline_s,
+            **({"modelled_params_b": list(self.size.total_b)} if self.size else {}),
+        }
 
     def score(self, *, items: Sequence[Observation]) -> list[Score]:
         scores: list[Score] = []
-        for item in items:
-            gen = item.generation
-            if gen.energy_j is not None:
+        for fig in self._figures(items):
+            gen = fig.gen
+            if fig.joules is not None:
                 scores.append(
-                    Score(prompt_id=gen.prompt_id, analyzer=self.name, name="energy_j",
-                          value=gen.energy_j, label=gen.energy_method)
+                    Score(
+                        prompt_id=gen.prompt_id,
+                        analyzer=self.name,
+                        name="energy_j",
+                        value=fig.joules,
+                        label=fig.method,
+                        details=_range(fig.low_j, fig.high_j),
+                    )
                 )
             if gen.latency_s and gen.output_tokens is not None and gen.latency_s > 0:
                 scores.append(
-                    Score(prompt_id=gen.prompt_id, analyzer=self.name, name="tokens_per_s",
-                          value=gen.output_tokens / gen.latency_s)
+                    Score(
+                        prompt_id=gen.prompt_id,
+                        analyzer=self.name,
+                        name="tokens_per_s",
+                        value=gen.output_tokens / gen.latency_s,
+                    )
                 )
         return scores
 
     def aggregate(self, *, items: Sequence[Observation], scores: Sequence[Score]) -> Analysis:
-        ok = [i.generation for i in items if i.generation.ok]
-        measured = [g for g in ok if g.energy_j is not None]
-        methods = Counter(g.energy_method or "unknown" for g in measured)
-        method_label = ", ".join(f"{m} ({n})" for m, n in sorted(methods.items())) or "not measured"
-        metrics: list[Metric] = []
+        figs = self._figures(items)
+        idle = self._idle_baseline(figs)
+        if idle is not None:
+            figs = [_subtract_idle(f, idle) for f in figs]
+        metrics = self._metrics(figs, group=None)
+        for key in (("suite",), ("suite", "template")):
+            groups = sorted({tuple(getattr(f.prompt, k) for k in key) for f in figs})
+            if len(groups) < 2:
+                continue  # one group repeats the overall figures
+            for values in groups:
+                subset = [f for f in figs if tuple(getattr(f.prompt, k) for k in key) == values]
+                metrics += self._metrics(subset, group=dict(zip(key, values)))
+        return Analysis(metrics=tuple(metrics), summary=self._summary(figs, idle))
 
-        joules = [g.energy_j for g in measured if g.energy_j is not None]
-        per_prompt = bootstrap_mean_interval(values=joules, seed=self._seed)
-        metrics.append(
-            Metric(analyzer=self.name, name="j_per_prompt", value=per_prompt.value,
-                   ci_low=per_prompt.low, ci_high=per_prompt.high, n=per_prompt.n,
-                   method=f"{per_prompt.method}; energy: {method_label}", unit="J",
-                   details={"energy_methods": dict(methods), "not_measured": len(ok) - len(measured)})
+    # -- figures -------------------------------------------------------------------------------------
+
+    def _figures(self, items: Sequence[Observation]) -> list[_Figure]:
+        from auditkit.energy.modelled import modelled_energy
+
+        out = []
+        for item in items:
+            gen = item.generation
+            if not gen.ok:
+                continue
+            method = gen.energy_method or (m.PROVIDED if gen.energy_j is not None else m.NOT_MEASURED)
+            if gen.energy_j is not None and (method == m.PROVIDED or not self.remote):
+                info = m.method_info(label=method)
+                low = None if info.low_factor is None else gen.energy_j * info.low_factor
+                high = None if info.high_factor is None else gen.energy_j * info.high_factor
+                out.append(_Figure(item.prompt, gen, gen.energy_j, method, low, high))
+            elif self.size is not None and gen.output_tokens is not None:
+                est = modelled_energy(output_tokens=gen.output_tokens, size=self.size)
+                out.append(_Figure(item.prompt, gen, est.joules, m.MODELLED, est.low_j, est.high_j))
+            else:
+                out.append(_Figure(item.prompt, gen, None, m.NOT_MEASURED, None, None))
+        return out
+
+    def _idle_baseline(self, figs: list[_Figure]) -> Any:
+        if self.options.idle_baseline_s <= 0:
+            return None
+        from auditkit.energy.meter import open_meter
+
+        meter = open_meter(device=self.options.device, adapter=self.options.adapter)
+        return meter.measure_idle(seconds=self.options.idle_baseline_s)
+
+    # -- metrics -------------------------------------------------------------------------------------
+
+    def _metrics(self, figs: list[_Figure], *, group: Mapping[str, str] | None) -> list[Metric]:
+        from auditkit.energy.carbon import carbon_g
+
+        measured = [f for f in figs if f.joules is not None]
+        label = _method_label(measured)
+        base = {
+            "energy_methods": dict(Counter(f.method for f in measured)),
+            "scope": {k: m.method_info(label=k).scope for k in sorted({f.method for f in measured})},
+            "not_measured": len(figs) - len(measured),
+        }
+        mean = _bootstrap_mean([f.joules for f in measured], seed=self.options.seed)  # type: ignore[misc]
+        ranged = all(f.low_j is not None for f in measured) and measured
+        span = (
+            (sum(f.low_j for f in measured) / len(measured), sum(f.high_j for f in measured) / len(measured))
+            if ranged
+            else (None, None)
+        )  # type: ignore[misc]
+        per_prompt = Metric(
+            analyzer=self.name,
+            name="j_per_prompt",
+            value=mean[0],
+            ci_low=mean[1],
+            ci_high=mean[2],
+            n=len(measured),
+            group=group,
+            unit="J",
+            method=f"mean, bootstrap percentile 95% CI over prompts; energy: {label}",
+            details={**base, **_range(*span), "range_basis": _basis(measured)},
         )
-        metrics.append(_scaled(metrics[-1], name="wh_per_prompt", factor=1 / _J_PER_WH, unit="Wh"))
+        out = [per_prompt, _scaled(per_prompt, name="wh_per_prompt", factor=1 / _J_PER_WH, unit="Wh")]
 
-        with_tokens = [g for g in measured if g.output_tokens]
-        metrics.append(self._wh_per_1k_tokens(with_tokens, method_label))
-
-        speeds = [s.value for s in scores if s.analyzer == self.name and s.name == "tokens_per_s"
-                  and s.value is not None]
-        speed = mean_interval(values=speeds)
-        metrics.append(
-            Metric(analyzer=self.name, name="tokens_per_s", value=speed.value, ci_low=speed.low,
-                   ci_high=speed.high, n=speed.n, method=speed.method, unit="tokens/s")
+        with_tokens = [f for f in measured if f.gen.output_tokens]
+        ratio = _bootstrap_ratio(
+            [f.joules for f in with_tokens],
+            [f.gen.output_tokens for f in with_tokens],
+            scale=1000 / _J_PER_WH,
+            seed=self.options.seed,
+        )  # type: ignore[misc]
+        tok = sum(f.gen.output_tokens for f in with_tokens)  # type: ignore[misc]
+        span_tok = (
+            (
+                sum(f.low_j for f in with_tokens) / tok * 1000 / _J_PER_WH,
+                sum(f.high_j for f in with_tokens) / tok * 1000 / _J_PER_WH,
+            )
+            if ranged and tok
+            else (None, None)
+        )  # type: ignore[misc]
+        per_1k = Metric(
+            analyzer=self.name,
+            name="wh_per_1k_tokens",
+            value=ratio[0],
+            ci_low=ratio[1],
+            ci_high=ratio[2],
+            n=len(with_tokens),
+            group=group,
+            unit="Wh/1k tokens",
+            method=(
+                ("" if ratio[0] is not None else "not measured; ")
+                + f"ratio of sums, bootstrap percentile 95% CI over prompts; energy: {label}"
+            ),
+            details={**base, **_range(*span_tok), "output_tokens": tok, "range_basis": _basis(measured)},
         )
-        summary = {
-            "energy_methods": dict(methods),
-            "outputs": len(ok),
+        out.append(per_1k)
+        out.append(_scaled(per_1k, name="j_per_token", factor=_J_PER_WH / 1000, unit="J/token"))
+
+        timed = [f for f in figs if f.gen.latency_s and f.gen.output_tokens is not None]
+        speed = _bootstrap_ratio(
+            [float(f.gen.output_tokens) for f in timed],  # type: ignore[arg-type]
+            [f.gen.latency_s for f in timed],
+            scale=1.0,
+            seed=self.options.seed,
+        )  # type: ignore[misc]
+        out.append(
+            Metric(
+                analyzer=self.name,
+                name="tokens_per_s",
+                value=speed[0],
+                ci_low=speed[1],
+                ci_high=speed[2],
+                n=len(timed),
+                group=group,
+                unit="tokens/s",
+                method="ratio of sums (output tokens ÷ wall seconds), bootstrap percentile 95% CI",
+            )
+        )
+
+        grid = {
+            "grid_zone": self.grid.zone,
+            "grid_g_per_kwh": self.grid.g_per_kwh,
+            "grid_source": self.grid.source,
+            "grid_year": self.grid.year,
+            "pue": self.options.pue,
+            "carbon_basis": "location-based annual average: gCO2e = kWh × PUE × grid intensity",
+        }
+        factor = carbon_g(joules=1.0, intensity=self.grid, pue=self.options.pue) or 0.0
+        for src, name, unit, scale in (
+            (per_prompt, "gco2e_per_prompt", "gCO2e", factor),
+            (per_1k, "gco2e_per_1k_tokens", "gCO2e/1k tokens", factor * _J_PER_WH),
+        ):
+            metric = _scaled(src, name=name, factor=scale, unit=unit)
+            out.append(
+                dataclasses.replace(
+                    metric,
+                    details={**metric.details, **grid},
+                    method=f"{src.method}; carbon at {self.grid.g_per_kwh:g} gCO2e/kWh "
+                    f"({self.grid.zone}), PUE {self.options.pue:g}",
+                )
+            )
+        return out
+
+    # -- summary -------------------------------------------------------------------------------------
+
+    def _summary(self, figs: list[_Figure], idle: Any) -> dict[str, Any]:
+        from auditkit.energy.carbon import carbon_g
+
+        measured = [f for f in figs if f.joules is not None]
+        counts = Counter(f.method for f in figs)
+        total_j = sum(f.joules for f in measured) if measured else None  # type: ignore[misc]
+        labels = {
+            k: {
+                "outputs": n,
+                "kind": m.method_info(label=k).kind,
+                "scope": m.method_info(label=k).scope,
+                "range": m.method_info(label=k).range_basis,
+            }
+            for k, n in sorted(counts.items())
+        }
+        summary: dict[str, Any] = {
+            "energy_methods": dict(Counter(f.method for f in measured)),
+            "outputs": len(figs),
             "outputs_measured": len(measured),
+            "not_measured": counts.get(m.NOT_MEASURED, 0),
+            "total_j": total_j,
+            "total_wh": None if total_j is None else total_j / _J_PER_WH,
+            "total_gco2e": carbon_g(joules=total_j, intensity=self.grid, pue=self.options.pue),
+            "output_tokens": sum(f.gen.output_tokens or 0 for f in measured),
+            "pue": self.options.pue,
+            "method_labels": labels,
+            "grid": self.grid.to_dict(),
+            "assumptions": self._assumptions(counts),
+            "idle_baseline": None if idle is None else dataclasses.asdict(idle),
             "per_prompt_j": [
-                {"prompt_id": g.prompt_id, "energy_j": g.energy_j, "output_tokens": g.output_tokens}
-                for g in measured[:500]
+                {
+                    "prompt_id": f.gen.prompt_id,
+                    "suite": f.prompt.suite,
+                    "template": f.prompt.template,
+                    "energy_j": f.joules,
+                    "low_j": f.low_j,
+                    "high_j": f.high_j,
+                    "method": f.method,
+                    "output_tokens": f.gen.output_tokens,
+                    "latency_s": f.gen.latency_s,
+                    "gco2e": carbon_g(joules=f.joules, intensity=self.grid, pue=self.options.pue),
+                }
+                for f in figs[: self.options.max_listed]
             ],
         }
-        return Analysis(metrics=tuple(metrics), summary=summary)
+        from auditkit.energy.methodology import methodology_text
 
-    def _wh_per_1k_tokens(self, gens: list[Any], method_label: str) -> Metric:
-        """Ratio of sums (total Wh / total tokens × 1000), with a bootstrap CI over outputs."""
-        import numpy as np
-        from scipy.stats import bootstrap
+        summary["methodology"] = methodology_text(
+            counts=dict(counts),
+            grid=self.grid,
+            pue=self.options.pue,
+            assumptions=summary["assumptions"],
+            idle=idle,
+        )
+        return summary
 
-        method = f"ratio of sums, bootstrap percentile 95% CI over outputs; energy: {method_label}"
-        if not gens:
-            return Metric(analyzer=self.name, name="wh_per_1k_tokens", value=None, n=0,
-                          method=f"not measured; {method}", unit="Wh/1k tokens")
-        energy = np.array([g.energy_j for g in gens], dtype=float) / _J_PER_WH
-        tokens = np.array([g.output_tokens for g in gens], dtype=float)
-        value = float(energy.sum() / tokens.sum() * 1000)
-        low = high = value
-        if len(gens) > 1:
-            result = bootstrap(
-                (energy, tokens), lambda e, t, axis=-1: e.sum(axis=axis) / t.sum(axis=axis) * 1000,
-                paired=True, vectorized=True, method="percentile", n_resamples=2000,
-                random_state=np.random.default_rng(self._seed),
+    def _assumptions(self, counts: Mapping[str, int]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if counts.get(m.ESTIMATED):
+            from auditkit.energy.estimate import power_model
+
+            # The analyzer runs where the engine's local meter ran, so this is the model it used.
+            out["power_model"] = power_model().to_dict()
+        if counts.get(m.MODELLED) and self.size is not None:
+            out["modelled"] = {
+                **self.size.to_dict(),
+                "hardware": "NVIDIA H100 80GB, 16-bit weights, batch 64 (EcoLogits assumptions)",
+                "pue_inside_model": 1.0,
+            }
+        if self.remote and self.size is None:
+            out["modelled"] = (
+                f"no parameter count for model {self.options.model!r}: pass "
+                "--analyzer-arg energy.model_params_b=<billions> to model its energy"
             )
-            low, high = (float(x) for x in result.confidence_interval)
-        return Metric(analyzer=self.name, name="wh_per_1k_tokens", value=value, ci_low=low, ci_high=high,
-                      n=len(gens), method=method, unit="Wh/1k tokens")
+        return out
+
+
+def _remote_adapters() -> frozenset[str]:
+    from auditkit.energy.meter import REMOTE_ADAPTERS
+
+    return REMOTE_ADAPTERS
+
+
+def _subtract_idle(fig: _Figure, idle: Any) -> _Figure:
+    """Net of the idle draw over the output's wall time; only for figures of the idle reading's method."""
+    if fig.joules is None or fig.method != idle.method or idle.watts is None or not fig.gen.latency_s:
+        return fig
+    base = idle.watts * fig.gen.latency_s
+
+    def net(x: float | None) -> float | None:
+        return None if x is None else max(x - base, 0.0)
+
+    return dataclasses.replace(fig, joules=net(fig.joules), low_j=net(fig.low_j), high_j=net(fig.high_j))
+
+
+def _method_label(figs: Sequence[_Figure]) -> str:
+    counts = Counter(f.method for f in figs)
+    return ", ".join(f"{k} ({n})" for k, n in sorted(counts.items())) or "not measured"
+
+
+def _basis(figs: Sequence[_Figure]) -> str:
+    return (
+        "; ".join(f"{k}: {m.method_info(label=k).range_basis}" for k in sorted({f.method for f in figs}))
+        or "n/a"
+    )
+
+
+def _range(low: float | None, high: float | None) -> dict[str, Any]:
+    return {"range_low": low, "range_high": high}
+
+
+def _bootstrap_mean(values: Sequence[float], *, seed: int) -> tuple[float | None, float | None, float | None]:
+    return _bootstrap_ratio(values, [1.0] * len(values), scale=1.0, seed=seed)
+
+
+def _bootstrap_ratio(
+    num: Sequence[float], den: Sequence[float], *, scale: float, seed: int
+) -> tuple[float | None, float | None, float | None]:
+    """``scale × Σnum / Σden`` with a paired percentile bootstrap over items (a mean when den is all 1)."""
+    import numpy as np
+
+    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    if a.size == 0 or b.sum() <= 0:
+        return None, None, None
+    value = float(a.sum() / b.sum() * scale)
+    if a.size == 1:
+        return value, value, value
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, a.size, size=(_RESAMPLES, a.size))
+    sums_b = b[idx].sum(axis=1)
+    stats = a[idx].sum(axis=1)[sums_b > 0] / sums_b[sums_b > 0] * scale
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return value, float(min(low, value)), float(max(high, value))
 
 
 def _scaled(metric: Metric, *, name: str, factor: float, unit: str) -> Metric:
-    def scale(x: float | None) -> float | None:
+    def scale(x: Any) -> Any:
         return None if x is None else x * factor
 
-    return Metric(analyzer=metric.analyzer, name=name, value=scale(metric.value), ci_low=scale(metric.ci_low),
-                  ci_high=scale(metric.ci_high), n=metric.n, method=metric.method, unit=unit,
-                  details=metric.details)
+    details = dict(metric.details)
+    for key in ("range_low", "range_high"):
+        if key in details:
+            details[key] = scale(details[key])
+    return dataclasses.replace(
+        metric,
+        name=name,
+        value=scale(metric.value),
+        ci_low=scale(metric.ci_low),
+        ci_high=scale(metric.ci_high),
+        unit=unit,
+        details=details,
+    )
 
 
 @analyzers.register("energy")
 def make_energy(*, options: Mapping[str, Any]) -> EnergyAnalyzer:
-    """Energy per prompt and per 1k output tokens, each figure labelled by how it was obtained."""
-    unknown = set(options) - {"seed"}
-    if unknown:
-        from auditkit.errors import ConfigError
-
-        raise ConfigError(f"energy analyzer: unknown option(s) {sorted(unknown)}; known: seed.")
-    return EnergyAnalyzer(seed=int(options.get("seed", 0)))
+    """Energy per prompt and per 1k output tokens with carbon, each figure labelled by how it was obtained."""
+    return EnergyAnalyzer(options=EnergyOptions.parse(options))

@@ -1,1 +1,12 @@
-"""Energy measurement around generation batches (see ``auditkit.energy.meter``)."""
+"""Energy measurement around generation batches and the figures derived from it.
+
+- :mod:`auditkit.energy.meter`: ``open_meter`` (NVML → RAPL → estimate) used by the engine.
+- :mod:`auditkit.energy.nvml`, :mod:`auditkit.energy.rapl`: the counter readers.
+- :mod:`auditkit.energy.estimate`: CPU-time × per-thread power model when no counter is readable.
+- :mod:`auditkit.energy.modelled`: EcoLogits-method figures for remote APIs.
+- :mod:`auditkit.energy.carbon`: grid intensity table and gCO2e.
+- :mod:`auditkit.energy.methods`: method labels, scopes and ranges; :mod:`auditkit.energy.methodology`
+  the report's paragraph.
+
+Submodules are imported on use so ``auditkit --help`` stays fast.
+"""
