@@ -169,13 +169,14 @@ def test_results_round_trip_and_manifest(tmp_path: Path) -> None:
     assert manifest["model"]["adapter"] == "enginefake" and manifest["seed"] == 3
     assert manifest["suites"][0]["id"] == "enginetest" and manifest["suites"][0]["prompts"] == 4
     assert manifest["analyzers"]["engine_chars"]["scorer"] == "len"
-    assert manifest["energy"]["method"] == "not-measured"
+    assert manifest["energy"]["method"] in {"estimated", "measured-rapl"}  # a local adapter on a CPU
     env = manifest["environment"]
     assert env["python"].count(".") == 2 and "numpy" in env["packages"]
     assert len(list(loaded.outputs())) == 4
     lines = _lines(result.run_dir)
-    assert all(line["latency_s"] is not None and line["energy_j"] is None for line in lines)
-    assert all(line["energy_method"] == "not-measured" for line in lines)
+    # a local adapter on a CPU without counters: every output carries an estimate, labelled as such
+    assert all(line["latency_s"] is not None and line["energy_j"] is not None for line in lines)
+    assert {line["energy_method"] for line in lines} <= {"estimated", "measured-rapl"}
 
 
 def test_load_results_errors_name_the_file(tmp_path: Path) -> None:

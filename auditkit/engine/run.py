@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from auditkit.adapters.base import Adapter, ModelSpec, build_adapter, parse_model_spec
+from auditkit.adapters.base import Adapter, AdapterIdentity, ModelSpec, build_adapter, parse_model_spec
 from auditkit.analyzers.base import Analysis, Analyzer, Observation, build_analyzer
 from auditkit.energy.meter import open_meter
 from auditkit.engine.cache import cache_key, open_cache
@@ -161,10 +161,15 @@ def _model_spec(request: AuditRequest) -> ModelSpec:
     return dataclasses.replace(spec, options=options)
 
 
-def _build_analyzers(plan: Plan) -> dict[str, Analyzer]:
+def _build_analyzers(plan: Plan, *, identity: AdapterIdentity) -> dict[str, Analyzer]:
     built = {}
     for name in plan.analyzer_names:
-        analyzer = build_analyzer(name=name, options=plan.analyzer_options.get(name, {}))
+        options = dict(plan.analyzer_options.get(name, {}))
+        if name == "energy":
+            # Remote outputs are modelled from the model's size: the analyzer must know what ran.
+            # Suite and command-line options still win.
+            options = {"adapter": identity.adapter, "model": identity.model} | options
+        analyzer = build_analyzer(name=name, options=options)
         if analyzer.name != name:
             raise ConfigError(
                 f"The analyzer registered as {name!r} calls itself {analyzer.name!r}; "
@@ -383,15 +388,19 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
     _check_request(request)
     spec = _model_spec(request)
     plan = build_plan(request=request)
-    analyzers = _build_analyzers(plan)
+    adapter = build_adapter(spec=spec)  # cheap: weights load on the first generate
+    identity = adapter.identity
+    try:
+        analyzers = _build_analyzers(plan, identity=identity)
+    except BaseException:
+        adapter.close()
+        raise
     out = Path(request.out)
     out.mkdir(parents=True, exist_ok=True)
     tally = _Tally()
 
     with Progress(quiet=request.quiet) as progress:
-        adapter = build_adapter(spec=spec)
-        identity = adapter.identity
-        meter = open_meter(device=str(identity.settings.get("device", "cpu")))
+        meter = open_meter(device=str(identity.settings.get("device", "cpu")), adapter=identity.adapter)
         runner = executor if executor is not None else LocalExecutor(meter=meter)
         progress.log(f"model: {identity.adapter}:{identity.model}")
         if request.concurrency is not None and spec.scheme not in _CONCURRENT_SCHEMES:
