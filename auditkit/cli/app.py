@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "auditkit.cli.suites",
     "auditkit.cli.plugins",
     "auditkit.cli.report",
+    "auditkit.cli.gate",
 )
 
 for _module in _COMMAND_MODULES:

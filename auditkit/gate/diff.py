@@ -1,0 +1,130 @@
+"""``auditkit diff``: every metric of two runs side by side, with a two-sided significance test per metric.
+
+Metrics are matched by (analyzer, name, group). Each pair gets the test of :mod:`auditkit.gate.baseline`
+(two-sided: did it change at all?), and the p-values are Holm-adjusted across all metrics, so a table
+of hundreds of metrics does not show a handful of "changes" that are pure noise. Unlike the gate, diff
+does not refuse incomparable runs: it lists why they are not comparable and shows the numbers anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from auditkit.errors import ConfigError
+from auditkit.gate.baseline import Untestable, check_compatible, compare_metric, metric_key
+
+__all__ = ["MetricChange", "RunDiff", "diff_runs"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricChange:
+    """One metric in the old and/or new run."""
+
+    metric: str
+    """``analyzer.name{group}``."""
+    old: float | None
+    new: float | None
+    difference: float | None
+    """``new − old``."""
+    p_value: float | None
+    """Two-sided, Holm-adjusted across all compared metrics."""
+    verdict: str
+    """``increased``, ``decreased`` (significant), ``within noise``, ``new``, ``removed``, ``n/a``,
+    ``untestable``."""
+    test: str | None
+    old_ci: tuple[float | None, float | None] = (None, None)
+    new_ci: tuple[float | None, float | None] = (None, None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "old": self.old,
+            "new": self.new,
+            "difference": self.difference,
+            "p_value": self.p_value,
+            "verdict": self.verdict,
+            "test": self.test,
+            "old_ci": list(self.old_ci),
+            "new_ci": list(self.new_ci),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunDiff:
+    changes: tuple[MetricChange, ...]
+    warnings: tuple[str, ...]
+    alpha: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "warnings": list(self.warnings),
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 0.05) -> RunDiff:
+    """Compare every metric of ``new`` with ``old`` (two results.json documents)."""
+    from auditkit.gate.evaluate import metric_label
+    from auditkit.stats import adjust_p_values
+
+    warnings: list[str] = []
+    analyzers = {str(m.get("analyzer")) for m in [*old.get("metrics", []), *new.get("metrics", [])]}
+    try:
+        check_compatible(current=new, baseline=old, analyzers=analyzers)
+    except ConfigError as exc:
+        warnings.append(str(exc))
+    olds = {metric_key(m): m for m in old.get("metrics") or []}
+    news = {metric_key(m): m for m in new.get("metrics") or []}
+    rows: list[dict[str, Any]] = []
+    for key in sorted(set(olds) | set(news)):
+        o, n = olds.get(key), news.get(key)
+        source = n or o
+        assert source is not None
+        row: dict[str, Any] = {
+            "metric": metric_label(source),
+            "old": None if o is None else o.get("value"),
+            "new": None if n is None else n.get("value"),
+            "difference": None,
+            "raw": None,
+            "test": None,
+            "old_ci": (None, None) if o is None else (o.get("ci_low"), o.get("ci_high")),
+            "new_ci": (None, None) if n is None else (n.get("ci_low"), n.get("ci_high")),
+            "verdict": "new" if o is None else "removed" if n is None else None,
+        }
+        if o is not None and n is not None:
+            if o.get("value") is None or n.get("value") is None:
+                row["verdict"] = "n/a"
+            else:
+                row["difference"] = float(n["value"]) - float(o["value"])
+                try:
+                    test = compare_metric(new=n, old=o, direction="two-sided")
+                except Untestable:
+                    row["verdict"] = "untestable"
+                else:
+                    row["raw"], row["test"] = test.p_value, test.method
+        rows.append(row)
+    tested = [r for r in rows if r["raw"] is not None]
+    for row, p in zip(
+        tested, adjust_p_values(p_values=[r["raw"] for r in tested], method="holm"), strict=True
+    ):
+        row["p"] = p
+        row["verdict"] = (
+            "within noise" if p >= alpha else "increased" if row["difference"] > 0 else "decreased"
+        )
+    changes = tuple(
+        MetricChange(
+            metric=r["metric"],
+            old=r["old"],
+            new=r["new"],
+            difference=r["difference"],
+            p_value=r.get("p"),
+            verdict=r["verdict"],
+            test=r["test"],
+            old_ci=r["old_ci"],
+            new_ci=r["new_ci"],
+        )
+        for r in rows
+    )
+    return RunDiff(changes=changes, warnings=tuple(warnings), alpha=alpha)
