@@ -181,70 +181,35 @@ def test_secret_model_args_are_redacted(tmp_path: Path) -> None:
     assert "api_key=***" in command and "dtype=float32" in command
 
 
-def test_policy_without_gate_module_is_exit_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "auditkit.gate", None)
-    suite = write_suite(tmp_path, n=2)
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("rules: []\n")
-    code = main(
-        [
-            "run",
-            str(suite),
-            "--model",
-            "mock:echo",
-            "--out",
-            str(tmp_path / "o"),
-            "--no-cache",
-            "--policy",
-            str(policy),
-        ]
-    )
-    assert code == 2 and "gate is not available" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("passed", [True, False])
+@pytest.mark.parametrize("threshold, expected", [(1000, 0), (1, 1)])
 def test_gate_decides_exit_0_or_1(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: bool, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, threshold: int, expected: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    calls = []
-
-    def evaluate_policy(*, results: dict, policy_path: Path, baseline_dir: Path | None) -> dict:
-        calls.append((results["status"], policy_path, baseline_dir))
-        return {
-            "passed": passed,
-            "rules": [
-                {"rule": "engine_chars.mean_chars < 1", "passed": passed, "message": "mean_chars is too high"}
-            ],
-        }
-
-    monkeypatch.setitem(sys.modules, "auditkit.gate", types.SimpleNamespace(evaluate_policy=evaluate_policy))
     suite = write_suite(tmp_path, n=2)
     policy = tmp_path / "policy.yaml"
-    policy.write_text("rules: []\n")
+    policy.write_text(
+        "name: test\nrules:\n  - id: short-outputs\n    metric: engine_chars.mean_chars\n"
+        f"    on: value\n    comparison: '<='\n    threshold: {threshold}\n    severity: fail\n"
+    )
     out = tmp_path / "out"
     code = main(
-        [
-            "run",
-            str(suite),
-            "--model",
-            "mock:echo",
-            "--out",
-            str(out),
-            "--no-cache",
-            "--no-report",
-            "--policy",
-            str(policy),
-        ]
+        ["run", str(suite), "--model", "mock:echo", "--out", str(out), "--no-cache", "--no-report",
+         "--policy", str(policy)]
     )
-    assert calls == [("complete", policy, None)]
-    assert code == (0 if passed else 1)
+    assert code == expected
     data = _results(out)
     validate_results(data=data)
-    assert data["gate"]["passed"] is passed
-    if not passed:
-        assert "mean_chars is too high" in capsys.readouterr().err
+    assert data["gate"]["passed"] is (expected == 0)
+    assert (out / "junit.xml").is_file() and (out / "summary.md").is_file()
+    if expected:
+        assert "short-outputs" in capsys.readouterr().err
+
+
+def test_missing_policy_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = write_suite(tmp_path, n=2)
+    code = main(["run", str(suite), "--model", "mock:echo", "--out", str(tmp_path / "o"), "--no-cache",
+                 "--policy", str(tmp_path / "nope.yaml")])
+    assert code == 2 and "no such file" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -153,12 +153,8 @@ def run_command(
         if result.report is not None:
             typer.echo(f"report:  {result.report}")
     if result.passed is False:
-        failed = [
-            r
-            for r in (result.gate or {}).get("rules", [])
-            if isinstance(r, dict) and not r.get("passed", True)
-        ]
-        detail = "; ".join(str(r.get("message") or r.get("rule") or r.get("name") or r) for r in failed[:5])
+        failed = [r for r in (result.gate or {}).get("rules", []) if r["status"] in ("fail", "error")]
+        detail = "; ".join(f"{r['id']}: {r['message']}" for r in failed[:5])
         raise GateFailed(
             f"The gate failed ({request.policy})"
             + (f": {detail}" if detail else "")

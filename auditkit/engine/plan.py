@@ -229,12 +229,13 @@ def build_plan(*, request: AuditRequest) -> Plan:
     configs: dict[str, GenerationConfig] = {}
 
     def add(batch: Sequence[Prompt], suite: Any, where: str) -> list[str]:
+        """``suite`` is the loaded suite the batch came from, or None (corpus / API prompts)."""
         added: list[str] = []
         for prompt in batch:
             if prompt.id in configs:  # the same prompt reached twice (e.g. two suites include one)
                 continue
             # Each prompt takes the defaults of the suite it comes from, even when included elsewhere.
-            suite_generation = suite.generation_for(suite_id=prompt.suite) or suite.generation
+            suite_generation = {} if suite is None else suite.generation_for(suite_id=prompt.suite) or suite.generation
             configs[prompt.id] = resolve_generation(
                 suite=suite_generation,
                 cli=cli,
@@ -262,7 +263,7 @@ def build_plan(*, request: AuditRequest) -> Plan:
         )
     if request.corpus is not None:
         corpus = _corpus_prompts(request, analyzer_options.get("memorization", {}))
-        ids = add(corpus, {}, f"corpus {request.corpus}")
+        ids = add(corpus, None, f"corpus {request.corpus}")
         suite_ids = sorted({p.suite for p in corpus}) or ["corpus"]
         entries.append(
             (
@@ -277,7 +278,7 @@ def build_plan(*, request: AuditRequest) -> Plan:
             )
         )
     if request.prompts:
-        ids = add(request.prompts, {}, "extra prompts")
+        ids = add(request.prompts, None, "extra prompts")
         entries.append(
             (SuiteEntry(id="prompts", version=None, hash=None, source="python api", prompts=0), ids)
         )

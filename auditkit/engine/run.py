@@ -14,8 +14,6 @@ raises ``ErrorBudgetExceeded`` (exit 3).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,16 +114,6 @@ class _Tally:
         }
 
 
-def _available(module: str) -> bool:
-    """Whether an optional part of auditkit (gate, report) is installed, without importing it."""
-    if module in sys.modules:
-        return sys.modules[module] is not None
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _check_request(request: AuditRequest) -> None:
     if not 0.0 <= request.max_error_rate <= 1.0:
         raise ConfigError(f"--max-error-rate {request.max_error_rate} must lie between 0 and 1.")
@@ -138,12 +126,12 @@ def _check_request(request: AuditRequest) -> None:
     if request.baseline is not None and request.policy is None:
         raise ConfigError("--baseline is used by the gate: give --policy FILE too.")
     if request.policy is not None:
-        if not _available("auditkit.gate"):
-            raise ConfigError(
-                "--policy: the gate is not available in this build of auditkit (no auditkit.gate)."
+        from auditkit.gate.policy import resolve_policy
+
+        if not resolve_policy(ref=request.policy).is_file():
+            raise InputError(
+                f"--policy {request.policy}: no such file (nor a built-in policy: release, ci-regression)."
             )
-        if not Path(request.policy).is_file():
-            raise InputError(f"--policy {request.policy}: no such file.")
     if request.baseline is not None and not (Path(request.baseline) / RESULTS_FILE).is_file():
         raise InputError(
             f"--baseline {request.baseline}: no {RESULTS_FILE} there; give the --out directory "
@@ -348,32 +336,24 @@ def _aggregate(
     return metrics, findings, analyses
 
 
-def _gate(request: AuditRequest, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    from auditkit.gate import evaluate_policy  # type: ignore[import-not-found]
+def _gate(request: AuditRequest, data: dict[str, Any], run_dir: Path) -> tuple[dict[str, Any], bool]:
+    from auditkit.gate import evaluate_policy, write_gate_outputs
+    from auditkit.gate.policy import resolve_policy
 
-    decision = dict(
-        evaluate_policy(
-            results=data,
-            policy_path=Path(request.policy),  # type: ignore[arg-type]
-            baseline_dir=Path(request.baseline) if request.baseline else None,
-        )
+    decision = evaluate_policy(
+        results=data,
+        policy_path=resolve_policy(ref=request.policy),  # type: ignore[arg-type]
+        baseline_dir=Path(request.baseline) if request.baseline else None,
     )
-    if isinstance(decision.get("passed"), bool):
-        return decision, decision["passed"]
-    word = decision.get("status") or decision.get("decision") or decision.get("outcome")
-    if isinstance(word, str):
-        return decision, word.lower() in ("pass", "passed", "ok", "success")
-    raise ConfigError("The gate returned no decision (expected 'passed' or 'status'); results were written.")
+    write_gate_outputs(decision=decision, run_dir=run_dir)  # junit.xml, summary.md, $GITHUB_STEP_SUMMARY
+    return decision.to_dict(), decision.passed
 
 
-def _render_report(run_dir: Path, progress: Progress) -> Path | None:
-    if not _available("auditkit.report.render"):
-        progress.log("report: skipped (auditkit.report.render is not available in this build)")
-        return None
+def _render_report(run_dir: Path, baseline: Path | None, progress: Progress) -> Path | None:
     from auditkit.report.render import render_report
 
     try:
-        return Path(render_report(run_dir=run_dir))
+        return Path(render_report(run_dir=run_dir, baseline_dir=baseline))
     except Exception as exc:  # the results are written; a report failure must not hide them
         progress.warn(
             f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); "
@@ -480,10 +460,14 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
 
         gate, passed = None, None
         if request.policy is not None and status == "complete":
-            gate, passed = _gate(request, data)
+            gate, passed = _gate(request, data, out)
             data["gate"] = gate
             write_json_atomic(path=out / RESULTS_FILE, data=data)
-        report = _render_report(out, progress) if request.report else None
+        report = (
+            _render_report(out, Path(request.baseline) if request.baseline else None, progress)
+            if request.report
+            else None
+        )
         progress.log(
             f"results: {out / RESULTS_FILE} ({status}; {len(metrics)} metrics, {len(findings)} findings)"
         )
