@@ -1,8 +1,7 @@
-"""Statistics shared by every analyzer: intervals first; tests and corrections build on them.
+"""Confidence intervals: proportions (Wilson), means (bootstrap BCa, Student-t), paired differences.
 
-Keyword-only functions with one fixed return type. The formulas come from scipy and statsmodels; this
-module only chooses methods, guards edge cases (empty data, all-equal values) and names the method so
-results say how each number was obtained.
+The formulas come from scipy and statsmodels; this module only chooses methods, guards edge cases (empty
+data, all-equal values) and names the method so results say how each number was obtained.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "Interval",
+    "bootstrap_difference_interval",
     "bootstrap_mean_interval",
     "mean_interval",
     "wilson_interval",
@@ -68,14 +68,14 @@ def bootstrap_mean_interval(
         confidence_level=confidence,
         n_resamples=resamples,
         method="BCa",
-        random_state=np.random.default_rng(seed),
+        rng=np.random.default_rng(seed),
         vectorized=True,
     )
     low, high = result.confidence_interval
     if not (np.isfinite(low) and np.isfinite(high)):
         result = bootstrap(
             (data,), np.mean, confidence_level=confidence, n_resamples=resamples,
-            method="percentile", random_state=np.random.default_rng(seed), vectorized=True,
+            method="percentile", rng=np.random.default_rng(seed), vectorized=True,
         )
         low, high = result.confidence_interval
         method = f"mean, bootstrap percentile {confidence:.0%} CI ({resamples} resamples)"
@@ -95,3 +95,43 @@ def mean_interval(*, values: Sequence[float], confidence: float = 0.95) -> Inter
         return Interval(value=mean, low=mean, high=mean, n=int(data.size), method=method)
     low, high = stats.t.interval(confidence, data.size - 1, loc=mean, scale=stats.sem(data))
     return Interval(value=mean, low=float(low), high=float(high), n=int(data.size), method=method)
+
+
+def bootstrap_difference_interval(
+    *,
+    a: Sequence[float],
+    b: Sequence[float],
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
+    """Difference of means ``mean(a) - mean(b)`` of two independent samples, bootstrap BCa interval.
+
+    Each sample is resampled on its own (scipy's multi-sample bootstrap), as fits groups that were not
+    paired. For counterfactual pairs use :func:`auditkit.stats.paired_difference`, which resamples pairs.
+    """
+    from scipy.stats import bootstrap
+
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    method = f"difference of means, bootstrap BCa {confidence:.0%} CI ({resamples} resamples)"
+    if x.size == 0 or y.size == 0:
+        return Interval(value=None, low=None, high=None, n=int(x.size + y.size), method=method)
+    diff = float(x.mean() - y.mean())
+    n = int(x.size + y.size)
+    if x.size < 2 or y.size < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+        return Interval(value=diff, low=diff, high=diff, n=n, method=method)
+
+    def statistic(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
+        return u.mean(axis=axis) - v.mean(axis=axis)
+
+    for kind in ("BCa", "percentile"):
+        result = bootstrap(
+            (x, y), statistic, confidence_level=confidence, n_resamples=resamples, method=kind,
+            rng=np.random.default_rng(seed), vectorized=True,
+        )
+        low, high = result.confidence_interval
+        if np.isfinite(low) and np.isfinite(high):
+            break
+        method = f"difference of means, bootstrap percentile {confidence:.0%} CI ({resamples} resamples)"
+    return Interval(value=diff, low=float(low), high=float(high), n=n, method=method)
