@@ -185,3 +185,20 @@ def test_load_results_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(InputError, match="cannot be read as JSON"):
         load_results(run_dir=tmp_path)
+
+
+def test_run_scoped_analyzer_sees_every_output(tmp_path: Path) -> None:
+    # The energy analyzer is named by one probe only but accounts for the whole audit's generations.
+    suite = write_suite(tmp_path, n=4, analyzers_=("engine_chars",))
+    energy_suite = write_suite(tmp_path, suite_id="energyonly", n=2, analyzers_=("energy",))
+    FAKES["scope"] = ScriptedAdapter()
+    result = run_audit(
+        request=engine_request(
+            model="enginefake:scope", out=tmp_path / "out", suites=(str(suite), str(energy_suite)),
+            cache_path=tmp_path / "cache.sqlite",
+        )
+    )
+    data = load_results(run_dir=result.run_dir).data
+    assert data["analyses"]["energy"]["summary"]["outputs"] == 6
+    chars = next(m for m in result.metrics if m.analyzer == "engine_chars" and m.name == "mean_chars")
+    assert chars.n == 4  # probe-scoped analyzers still see only their probes

@@ -82,3 +82,12 @@ def test_intervals_are_deterministic_and_handle_degenerate_data() -> None:
     iv = mean_interval(values=[1.0, 2.0, 3.0])
     assert iv.low < 2.0 < iv.high and math.isclose(iv.value, 2.0)  # type: ignore[operator]
     assert bootstrap_difference_interval(a=[], b=[1.0]).value is None
+
+
+def test_wilson_bounds_are_exact_at_the_edges() -> None:
+    from auditkit.stats import wilson_interval
+
+    none = wilson_interval(successes=0, n=28)
+    every = wilson_interval(successes=28, n=28)
+    assert none.low == 0.0 and 0.0 < none.high < 0.2
+    assert every.high == 1.0 and 0.8 < every.low < 1.0

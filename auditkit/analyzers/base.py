@@ -21,6 +21,10 @@ gives (``--analyzer-arg toxicity.threshold=0.4``)::
             return Analysis(metrics=(Metric(analyzer=self.name, name="mean_chars",
                                             value=sum(values) / len(values), n=len(values)),))
 
+An analyzer may set ``scope = "run"`` (default ``"probes"``): once any probe of the run names it, it sees
+every output of the run, not only those of the probes that name it — energy is the cost of the whole
+audit, broken down by suite and probe.
+
 Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
 scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
 never 0. ``aggregate`` sees every score of the run for its items — an analyzer may use another's

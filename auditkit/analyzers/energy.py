@@ -101,6 +101,7 @@ class EnergyAnalyzer:
     """Aggregates per-output energy, latency and token counts into per-prompt and per-token costs."""
 
     name = "energy"
+    scope = "run"  # the cost of every generation in the audit, not only the energy workload's
     batch_size = 4096
 
     def __init__(self, *, options: EnergyOptions | None = None) -> None:

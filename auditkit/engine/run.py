@@ -265,8 +265,11 @@ def _score(
     items_by_analyzer: dict[str, list[Observation]] = {}
     all_scores: list[Score] = []
     for name, analyzer in analyzers.items():
+        whole_run = getattr(analyzer, "scope", "probes") == "run"
         items = [
-            Observation(prompt=p, generation=generations[p.id]) for p in plan.prompts if name in p.analyzers
+            Observation(prompt=p, generation=generations[p.id])
+            for p in plan.prompts
+            if whole_run or name in p.analyzers
         ]
         items_by_analyzer[name] = items
         scorable = [i for i in items if i.generation.ok]

@@ -41,7 +41,11 @@ def wilson_interval(*, successes: int, n: int, confidence: float = 0.95) -> Inte
     if not 0 <= successes <= n:
         raise ValueError(f"successes={successes} must lie in [0, n={n}]")
     low, high = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
-    return Interval(value=successes / n, low=float(low), high=float(high), n=n, method=method)
+    # The Wilson bound is exactly 0 (or 1) when no (or every) trial succeeds; statsmodels leaves float
+    # dust such as 1e-17 there, which a report would print as a positive lower bound.
+    low = 0.0 if successes == 0 else float(low)
+    high = 1.0 if successes == n else float(high)
+    return Interval(value=successes / n, low=low, high=high, n=n, method=method)
 
 
 def bootstrap_mean_interval(
