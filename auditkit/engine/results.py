@@ -14,10 +14,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from auditkit.errors import InputError
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "OUTPUTS_FILE",
@@ -170,6 +173,24 @@ class RunResults:
     def outputs(self) -> Iterator[dict[str, Any]]:
         """The outputs.jsonl lines, streamed."""
         return iter_outputs(run_dir=self.run_dir)
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """The metrics as a pandas DataFrame: one row each, one column per group attribute."""
+        from auditkit.frames import metrics_frame
+
+        return metrics_frame(results=self.data)
+
+    def findings_frame(self) -> pd.DataFrame:
+        """The findings as a pandas DataFrame."""
+        from auditkit.frames import findings_frame
+
+        return findings_frame(results=self.data)
+
+    def scores_frame(self) -> pd.DataFrame:
+        """Every output with its attributes and scores as a pandas DataFrame (reads outputs.jsonl)."""
+        from auditkit.frames import scores_frame
+
+        return scores_frame(run_dir=self.run_dir)
 
 
 def load_results(*, run_dir: Path) -> RunResults:
