@@ -119,6 +119,7 @@ class MemorizationAnalyzer:
     """Extraction (exact, LCP, edit similarity), log-prob membership scores, and PII in outputs."""
 
     name = "memorization"
+    scope = "run"  # PII is sought in every output of the audit; extraction only where a reference exists
     batch_size = 256
 
     def __init__(self, *, options: MemorizationOptions) -> None:
