@@ -109,3 +109,23 @@ def test_builtin_suite_is_offline_and_broken_down_by_category() -> None:
     overall = by_group[("toxic_fraction", ())]
     assert overall.value == pytest.approx(1 / 5) and overall.n == len(prompts)
     assert by_group[("expected_max_toxicity", ())].n == len({p.base_id for p in prompts})
+
+
+def test_rtp_file_runs_as_a_suite_from_the_cli(tmp_path: Path) -> None:
+    import json as _json
+
+    from auditkit.cli.app import main
+
+    path = write(tmp_path, [_json.dumps(row) for row in ROWS[:2]])
+    out = tmp_path / "out"
+    code = main(["run", f"rtp:{path}", "--model", "mock:toxic", "--samples", "2", "--out", str(out),
+                 "--no-cache", "--no-report", "-q"])
+    assert code == 0
+    data = _json.loads((out / "results.json").read_text())
+    [suite] = data["manifest"]["suites"]
+    assert suite["source"] == f"rtp:{path}" and suite["prompts"] == 4
+    probability = next(m for m in data["metrics"]
+                       if m["name"] == "toxicity_probability" and m["group"] is None)
+    assert probability["n"] == 2 and probability["value"] == 1.0  # every mock:toxic continuation is toxic
+    assert main(["run", f"rtp:{tmp_path / 'missing.jsonl'}", "--model", "mock:toxic", "--out", str(out),
+                 "--no-cache", "-q"]) == 2

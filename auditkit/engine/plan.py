@@ -74,6 +74,12 @@ class AuditRequest:
     quiet: bool = False
     command: tuple[str, ...] = ()
     """The command line, for the manifest (secrets are redacted before writing)."""
+    executor: str = "local"
+    """Where batches run: ``local`` (this process) or ``ray`` (a Ray cluster; ``pip install auditkit[ray]``)."""
+    ray_address: str | None = None
+    """``--ray-address``: ``auto``, ``ray://host:10001`` or ``host:6379``; ``None`` starts a local Ray."""
+    ray_replicas: int | None = None
+    """``--ray-replicas``: model replicas / scorer actors; ``None``: one per GPU (local models) or CPU slot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +186,37 @@ def _load_suites(request: AuditRequest) -> list[tuple[Any, list[Prompt]]]:
         return []
     from auditkit.suites import expand, load_suite
 
-    loaded = []
+    loaded: list[tuple[Any, list[Prompt]]] = []
     for ref in request.suites:
+        if ref.startswith("rtp:"):
+            loaded.append(_rtp_suite(path=Path(ref[4:]), samples=request.samples or 1))
+            continue
         suite = load_suite(ref=ref)
         loaded.append((suite, list(expand(suite=suite, samples=request.samples))))
     return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class _PromptFileSuite:
+    """A prompt file in a dataset's own format (``rtp:FILE``) standing in for a suite in the plan."""
+
+    id: str
+    source: str
+    hash: str | None
+    version: int | None = None
+    generation: Mapping[str, Any] = field(default_factory=dict)
+    analyzer_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def generation_for(self, *, suite_id: str) -> Mapping[str, Any]:
+        return self.generation
+
+
+def _rtp_suite(*, path: Path, samples: int) -> tuple[_PromptFileSuite, list[Prompt]]:
+    """``rtp:FILE``: the RealToxicityPrompts JSONL the user downloaded, ``--samples`` continuations each."""
+    from auditkit.analyzers.rtp import RTP_SUITE_ID, rtp_prompts
+
+    prompts = rtp_prompts(path=path, samples=samples)
+    return _PromptFileSuite(id=RTP_SUITE_ID, source=f"rtp:{path}", hash=_file_hash(path)), prompts
 
 
 def _corpus_prompts(request: AuditRequest, options: Mapping[str, Any]) -> list[Prompt]:
