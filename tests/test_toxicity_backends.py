@@ -10,7 +10,8 @@ import pytest
 
 from auditkit.analyzers.base import Observation
 from auditkit.analyzers.toxicity import make_toxicity
-from auditkit.analyzers.toxicity_backends import HFClassifierScorer, ToxicityScorer, hash_files
+from auditkit.adapters.weights import files_hash
+from auditkit.analyzers.toxicity_backends import HFClassifierScorer, ToxicityScorer
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, Prompt
 from tests.fixtures_detoxify import TinyDetoxify, tiny_detoxify  # noqa: F401
@@ -67,7 +68,7 @@ def test_detoxify_backend(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
     assert set(scores[0].details) == {"severe_toxicity", "obscene", "threat", "insult", "identity_attack"}
     identity = analyzer.identity
     assert identity["backend"] == "detoxify" and identity["version"] == importlib.metadata.version("detoxify")
-    assert identity["weights_hash"] == hash_files(paths=[tiny_detoxify.checkpoint])
+    assert identity["weights_hash"] == files_hash(files=[tiny_detoxify.checkpoint])
     assert identity["classes"][0] == "toxicity"
     analysis = analyzer.aggregate(items=observations(INSULT, FRIENDLY, "shut up you worthless moron"),
                                   scores=scores)

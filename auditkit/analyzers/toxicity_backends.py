@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
+from auditkit.adapters.weights import files_hash
 from auditkit.errors import ConfigError
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "HFClassifierScorer",
     "ProfanityCheckScorer",
     "ToxicityScorer",
-    "hash_files",
 ]
 
 # The Hugging Face base model each released Detoxify checkpoint names as its ``model_type``: offline users
@@ -69,17 +69,6 @@ class ToxicityScorer(Protocol):
     def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
         """One dict per text, in order. May raise: the analyzer then retries the batch item by item."""
         ...
-
-
-def hash_files(*, paths: Sequence[Path]) -> str:
-    """sha256 over the files' names and bytes, in the given order (a weights fingerprint)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode("utf-8") + b"\0")
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
 
 
 def _package_version(name: str) -> str | None:
@@ -155,7 +144,7 @@ class ProfanityCheckScorer:
             "package": "alt-profanity-check",
             "version": _package_version("alt-profanity-check"),
             "scikit_learn": _package_version("scikit-learn"),
-            "weights_hash": hash_files(paths=[f for f in files if f.is_file()]),
+            "weights_hash": files_hash(files=[f for f in files if f.is_file()]),
             "classes": ["toxicity"],
         }
 
@@ -268,7 +257,7 @@ class DetoxifyScorer:
             "version": _package_version("detoxify"),
             "model_type": self.model_type,
             "checkpoint": str(self.checkpoint) if self.checkpoint else self._default_url(),
-            "weights_hash": hash_files(paths=[self._weights_file]) if self._weights_file else None,
+            "weights_hash": files_hash(files=[self._weights_file]) if self._weights_file else None,
             "classes": list(model.class_names),
         }
 
@@ -359,7 +348,7 @@ class HFClassifierScorer:
         if self.is_local:
             root = Path(self.model_ref)
             files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
-            return hash_files(paths=files), "sha256 of the model directory's files"
+            return files_hash(files=files), "sha256 of the model directory's files"
         # A hub model's files live in a cache layout we do not rely on: fingerprint the loaded tensors.
         digest = hashlib.sha256()
         for name, tensor in sorted(model.state_dict().items()):

@@ -11,7 +11,6 @@ Adapters receive batches that share one config, so the plan groups prompts by th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,8 +235,10 @@ def _corpus_prompts(request: AuditRequest, options: Mapping[str, Any]) -> list[P
 
 
 def _file_hash(path: Path) -> str | None:
+    from auditkit.adapters.weights import file_sha256
+
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path=path)
     except OSError:
         return None
 
