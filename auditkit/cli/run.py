@@ -103,6 +103,16 @@ def run_command(
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not render report.html.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    executor: Annotated[
+        str, typer.Option(help="Where batches run: local (this process) or ray (needs auditkit[ray]).")
+    ] = "local",
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option(help="Ray cluster: auto, ray://HOST:10001 or HOST:6379 (default: start a local Ray)."),
+    ] = None,
+    ray_replicas: Annotated[
+        Optional[int], typer.Option(help="Ray model replicas / scorer actors (default: per GPU or CPU).")
+    ] = None,
 ) -> None:
     """Audit a model: generate (cached, resumable), score, aggregate, gate, report.
 
@@ -146,6 +156,9 @@ def run_command(
         report=not no_report,
         quiet=quiet,
         command=tuple(_command_line(params, suite_refs)),
+        executor=executor,
+        ray_address=ray_address,
+        ray_replicas=ray_replicas,
     )
     result = run_audit(request=request)
     if not quiet:

@@ -40,6 +40,8 @@ __all__ = [
     "ScoreOutcome",
     "attribute_cost",
     "failed_generations",
+    "generate_batch",
+    "score_batch",
 ]
 
 
@@ -174,6 +176,32 @@ def attribute_cost(*, generations: Sequence[Generation], reading: Reading) -> li
     return out
 
 
+def generate_batch(
+    *, model: Adapter, batch: GenerationBatch, meter: EnergyMeter, scheme: str
+) -> GenerationOutcome:
+    """Generate one batch inside ``meter`` (wherever it runs); ``AuditkitError`` propagates (fatal)."""
+    with meter.measure() as reading:
+        try:
+            raw = model.generate(prompts=batch.prompts, config=batch.config)
+        except AuditkitError:
+            raise  # the model cannot work at all (AdapterError): the user must act
+        except Exception as exc:  # one bad batch is charged to the error budget, not fatal
+            raw = failed_generations(prompts=batch.prompts, message=f"{type(exc).__name__}: {exc}")
+    generations = _checked(batch.prompts, raw, scheme)
+    generations = attribute_cost(generations=generations, reading=reading)
+    return GenerationOutcome(batch=batch, generations=tuple(generations), reading=reading)
+
+
+def score_batch(*, scorer: Analyzer, batch: ScoreBatch) -> ScoreOutcome:
+    """Score one batch; a crashed scorer gives an outcome with ``error`` (never stand-in values)."""
+    try:
+        return ScoreOutcome(batch=batch, scores=tuple(scorer.score(items=batch.items)))
+    except AuditkitError:
+        raise
+    except Exception as exc:
+        return ScoreOutcome(batch=batch, scores=(), error=f"{type(exc).__name__}: {exc}")
+
+
 class LocalExecutor:
     """Runs batches one after another in this process, each generation batch inside the meter."""
 
@@ -189,16 +217,8 @@ class LocalExecutor:
     ) -> None:
         model = adapter.build()
         for batch in batches:
-            with self.meter.measure() as reading:
-                try:
-                    raw = model.generate(prompts=batch.prompts, config=batch.config)
-                except AuditkitError:
-                    raise  # the model cannot work at all (AdapterError): the user must act
-                except Exception as exc:  # one bad batch is charged to the error budget, not fatal
-                    raw = failed_generations(prompts=batch.prompts, message=f"{type(exc).__name__}: {exc}")
-            generations = _checked(batch.prompts, raw, adapter.spec.scheme)
-            generations = attribute_cost(generations=generations, reading=reading)
-            if not on_batch(GenerationOutcome(batch=batch, generations=tuple(generations), reading=reading)):
+            outcome = generate_batch(model=model, batch=batch, meter=self.meter, scheme=adapter.spec.scheme)
+            if not on_batch(outcome):
                 return
 
     def score(
@@ -210,11 +230,4 @@ class LocalExecutor:
     ) -> None:
         scorer = analyzer.build()
         for batch in batches:
-            try:
-                scores = tuple(scorer.score(items=batch.items))
-                error = None
-            except AuditkitError:
-                raise
-            except Exception as exc:  # a crashed scorer yields error scores, never stand-in values
-                scores, error = (), f"{type(exc).__name__}: {exc}"
-            on_batch(ScoreOutcome(batch=batch, scores=scores, error=error))
+            on_batch(score_batch(scorer=scorer, batch=batch))

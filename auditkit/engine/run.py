@@ -14,6 +14,7 @@ raises ``ErrorBudgetExceeded`` (exit 3).
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,12 +127,14 @@ def _check_request(request: AuditRequest) -> None:
     if request.baseline is not None and request.policy is None:
         raise ConfigError("--baseline is used by the gate: give --policy FILE too.")
     if request.policy is not None:
-        from auditkit.gate.policy import resolve_policy
+        from auditkit.gate.policy import load_policy, resolve_policy
 
         if not resolve_policy(ref=request.policy).is_file():
             raise InputError(
                 f"--policy {request.policy}: no such file (nor a built-in policy: release, ci-regression)."
             )
+        # A broken policy must stop the run now, not after hours of generation.
+        load_policy(path=resolve_policy(ref=request.policy))
     if request.baseline is not None and not (Path(request.baseline) / RESULTS_FILE).is_file():
         raise InputError(
             f"--baseline {request.baseline}: no {RESULTS_FILE} there; give the --out directory "
@@ -139,6 +142,12 @@ def _check_request(request: AuditRequest) -> None:
         )
     if request.corpus is not None and not Path(request.corpus).is_file():
         raise InputError(f"--corpus {request.corpus}: no such file.")
+    if request.executor not in ("local", "ray"):
+        raise ConfigError(f"--executor {request.executor!r}: choose 'local' or 'ray'.")
+    if request.executor != "ray" and (request.ray_address is not None or request.ray_replicas is not None):
+        raise ConfigError("--ray-address and --ray-replicas need --executor ray.")
+    if request.ray_replicas is not None and request.ray_replicas < 1:
+        raise ConfigError(f"--ray-replicas {request.ray_replicas} must be at least 1.")
 
 
 def _model_spec(request: AuditRequest) -> ModelSpec:
@@ -149,14 +158,22 @@ def _model_spec(request: AuditRequest) -> ModelSpec:
     return dataclasses.replace(spec, options=options)
 
 
-def _build_analyzers(plan: Plan, *, identity: AdapterIdentity) -> dict[str, Analyzer]:
-    built = {}
+def _analyzer_options(plan: Plan, *, identity: AdapterIdentity) -> dict[str, dict[str, Any]]:
+    """Each analyzer's effective options (remote executors build their scorers from exactly these)."""
+    effective = {}
     for name in plan.analyzer_names:
         options = dict(plan.analyzer_options.get(name, {}))
         if name == "energy":
             # Remote outputs are modelled from the model's size: the analyzer must know what ran.
             # Suite and command-line options still win.
             options = {"adapter": identity.adapter, "model": identity.model} | options
+        effective[name] = options
+    return effective
+
+
+def _build_analyzers(plan: Plan, *, identity: AdapterIdentity) -> dict[str, Analyzer]:
+    built = {}
+    for name, options in _analyzer_options(plan, identity=identity).items():
         analyzer = build_analyzer(name=name, options=options)
         if analyzer.name != name:
             raise ConfigError(
@@ -168,6 +185,26 @@ def _build_analyzers(plan: Plan, *, identity: AdapterIdentity) -> dict[str, Anal
         dict(analyzer.identity)
         built[name] = analyzer
     return built
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(gen: Generation) -> Generation:
+    """``gen`` with lone surrogates replaced by U+FFFD, so it can be written as UTF-8.
+
+    They arrive through JSON escapes (``"\\ud800"`` from a server or a replay file) or user code; as
+    they are not text, no file, cache or report can hold them, and one would crash the whole run.
+    """
+    texts = (gen.output, gen.error, *(gen.tokens or ()))
+    if not any(t is not None and _LONE_SURROGATE.search(t) for t in texts):
+        return gen
+
+    def fix(text: str | None) -> str | None:
+        return None if text is None else _LONE_SURROGATE.sub("\ufffd", text)
+
+    tokens = None if gen.tokens is None else tuple(fix(t) or "" for t in gen.tokens)
+    return dataclasses.replace(gen, output=fix(gen.output), error=fix(gen.error), tokens=tokens)
 
 
 def _batches(plan: Plan, keys: Mapping[str, str], missing: set[str], size: int) -> list[GenerationBatch]:
@@ -220,14 +257,15 @@ def _generate(
         task = progress.task(description="generating", total=len(missing))
 
         def on_batch(outcome: GenerationOutcome) -> bool:
-            cache.put_many(zip(outcome.batch.keys, outcome.generations, strict=True))
-            for gen in outcome.generations:
+            batch = [_encodable(g) for g in outcome.generations]
+            cache.put_many(zip(outcome.batch.keys, batch, strict=True))
+            for gen in batch:
                 generations[gen.prompt_id] = gen
-            failed = sum(1 for g in outcome.generations if not g.ok)
-            tally.attempted += len(outcome.generations)
+            failed = sum(1 for g in batch if not g.ok)
+            tally.attempted += len(batch)
             tally.errors += failed
-            tally.generated += len(outcome.generations) - failed
-            task.advance(len(outcome.generations))
+            tally.generated += len(batch) - failed
+            task.advance(len(batch))
             # Stop once the budget cannot be met any more, or once enough attempts show the rate is exceeded.
             over = tally.errors > budget or (
                 tally.attempted >= _MIN_ATTEMPTS_TO_STOP
@@ -257,6 +295,7 @@ def _score(
     *,
     plan: Plan,
     analyzers: Mapping[str, Analyzer],
+    options: Mapping[str, Mapping[str, Any]],
     generations: Mapping[str, Generation],
     executor: Executor,
     progress: Progress,
@@ -281,8 +320,13 @@ def _score(
             for n, s in enumerate(range(0, len(scorable), size))
         ]
         task = progress.task(description=f"scoring {name}", total=len(scorable))
+        # Executors may finish batches in any order; scores are kept in batch order so every executor
+        # hands aggregate() the same sequence (and so the same results).
+        by_batch: dict[int, Sequence[Score]] = {}
 
-        def on_batch(outcome: ScoreOutcome, name: str = name, task: Any = task) -> None:
+        def on_batch(
+            outcome: ScoreOutcome, name: str = name, task: Any = task, by_batch: dict = by_batch
+        ) -> None:
             if outcome.error is not None:
                 scores: Sequence[Score] = [
                     Score(prompt_id=i.prompt.id, analyzer=name, name="error", value=None, error=outcome.error)
@@ -293,19 +337,19 @@ def _score(
             failed = {s.prompt_id for s in scores if s.error is not None and s.analyzer == name}
             tally.scored_items += len(outcome.batch.items)
             tally.score_errors += len(failed)
-            all_scores.extend(scores)
+            by_batch[outcome.batch.index] = scores
             task.advance(len(outcome.batch.items))
 
         try:
             executor.score(
-                analyzer=AnalyzerSource(
-                    name=name, options=plan.analyzer_options.get(name, {}), local=analyzer
-                ),
+                analyzer=AnalyzerSource(name=name, options=options.get(name, {}), local=analyzer),
                 batches=batches,
                 on_batch=on_batch,
             )
         finally:
             task.finish()
+            for index in sorted(by_batch):
+                all_scores.extend(by_batch[index])
     return items_by_analyzer, all_scores
 
 
@@ -365,6 +409,21 @@ def _render_report(run_dir: Path, baseline: Path | None, progress: Progress) -> 
         return None
 
 
+def _make_executor(request: AuditRequest, meter: Any) -> Executor:
+    if request.executor == "ray":
+        from auditkit.engine.ray_executor import RayExecutor
+
+        return RayExecutor(address=request.ray_address, num_replicas=request.ray_replicas)
+    return LocalExecutor(meter=meter)
+
+
+def _close_executor(executor: Executor | None) -> None:
+    """Release what an executor built for this run holds (Ray actors, a Ray instance it started)."""
+    close = getattr(executor, "close", None)
+    if close is not None:
+        close()
+
+
 def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> AuditResult:
     """Run one audit and write its run directory; ``ErrorBudgetExceeded`` (exit 3) after partial results."""
     created_at, started = utc_now(), time.monotonic()
@@ -379,12 +438,19 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
         adapter.close()
         raise
     out = Path(request.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        adapter.close()
+        raise ConfigError(
+            f"--out {out}: cannot create the run directory ({exc.strerror}); give a directory path."
+        ) from None
     tally = _Tally()
 
     with Progress(quiet=request.quiet) as progress:
         meter = open_meter(device=str(identity.settings.get("device", "cpu")), adapter=identity.adapter)
-        runner = executor if executor is not None else LocalExecutor(meter=meter)
+        owned = _make_executor(request, meter) if executor is None else None
+        runner = executor if executor is not None else owned
         progress.log(f"model: {identity.adapter}:{identity.model}")
         if request.concurrency is not None and spec.scheme not in _CONCURRENT_SCHEMES:
             progress.warn(
@@ -400,6 +466,9 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
                 progress=progress,
                 tally=tally,
             )
+        except BaseException:
+            _close_executor(owned)
+            raise
         finally:
             adapter.close()
         for prompt in plan.prompts:
@@ -412,14 +481,18 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
                 f"(more than --max-error-rate {request.max_error_rate:g})"
             )
 
-        items, scores = _score(
-            plan=plan,
-            analyzers=analyzers,
-            generations=generations,
-            executor=runner,
-            progress=progress,
-            tally=tally,
-        )
+        try:
+            items, scores = _score(
+                plan=plan,
+                analyzers=analyzers,
+                options=_analyzer_options(plan, identity=identity),
+                generations=generations,
+                executor=runner,
+                progress=progress,
+                tally=tally,
+            )
+        finally:
+            _close_executor(owned)
         if tally.scored_items and tally.score_errors / tally.scored_items > request.max_error_rate:
             tally.reasons.append(
                 f"{tally.score_errors} of {tally.scored_items} scored outputs failed to score "
