@@ -158,10 +158,18 @@ def read_suite_file(*, path: Path) -> SuiteFile:
 
 
 def _parse_yaml(*, text: str, display: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters (NUL...) before parsing starts
+        raise SuiteError(f"{display}: YAML error: {exc}") from None
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_size(node=node, limit=len(text) + _ALIAS_SLACK, display=display)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        # PyYAML composes and constructs recursively: a hostile file nests until Python's stack ends.
+        raise SuiteError(f"{display}: YAML is nested too deeply to read; flatten the structure.") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display
@@ -181,10 +189,40 @@ def _parse_yaml(*, text: str, display: str) -> tuple[Any, dict[tuple[str | int, 
     return data, lines
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# Without aliases a document has fewer nodes than characters; visits beyond that come from aliases
+# re-used many times ("billion laughs"), which would make every later walk over the data explode.
+_ALIAS_SLACK = 10_000
+
+
+def _check_size(*, node: yaml.Node, limit: int, display: str) -> None:
+    """Refuse a document whose aliases expand it past ``limit`` nodes (iterative: no recursion limit)."""
+    stack, visited = [node], 0
+    while stack:
+        current = stack.pop()
+        visited += 1
+        if visited > limit:
+            raise SuiteError(
+                f"{display}: YAML aliases (*name) expand this file to more "
+                f"than {limit:,} nodes; write the values out instead of nesting aliases."
+            )
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(value for pair in current.value for value in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+
+
 def _record_lines(
     *, node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int], display: str
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.ScalarNode) and _LONE_SURROGATE.search(node.value):
+        # A "\ud800" escape yields half a UTF-16 pair: not text, and no UTF-8 file or hash can hold it.
+        raise SuiteError(
+            f"{display}:{node.start_mark.line + 1}: the escape for an unpaired UTF-16 surrogate (\\ud800-\\udfff) "
+            "is not text; write the character itself or its \\U0001XXXX escape."
+        )
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:

@@ -419,8 +419,17 @@ def _rows(
                 f"{shown}:{number}: invalid JSON ({exc.msg} at column {exc.colno}); each line of a rows file "
                 f"must be one JSON object (used by {where})."
             ) from None
+        except RecursionError:  # the C decoder recurses per bracket; a hostile line exhausts it
+            raise SuiteError(f"{shown}:{number}: JSON nested too deeply to read (used by {where}).") from None
         if not isinstance(row, dict):
             raise SuiteError(f"{shown}:{number}: expected a JSON object, found {type(row).__name__}.")
+        try:  # a "\ud800" escape decodes to half a UTF-16 pair, which no UTF-8 file or hash can hold
+            json.dumps(row, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise SuiteError(
+                f"{shown}:{number}: holds an escape for an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
+                "which is not text; fix or drop the line."
+            ) from None
         clash = sorted(set(row) & reserved)
         if clash:
             raise SuiteError(

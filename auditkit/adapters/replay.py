@@ -140,6 +140,9 @@ class ReplayAdapter:
                 except json.JSONDecodeError as exc:
                     problems.append(f"{where}: invalid JSON ({exc.msg} at column {exc.colno}).")
                     continue
+                except RecursionError:  # the C decoder recurses per bracket; a hostile line exhausts it
+                    problems.append(f"{where}: JSON nested too deeply to read.")
+                    continue
                 try:
                     rid, row = _parse_row(record, where=where)
                 except ValueError as exc:

@@ -402,11 +402,19 @@ def _read_passages(path: Path) -> list[tuple[int, dict[str, Any]]]:
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}). Each line must be an object "
                                  'with a "text" field, or a JSON string.') from None
+            except RecursionError:  # the C decoder recurses per bracket; a hostile line exhausts it
+                raise InputError(f"{path}:{lineno}: JSON nested too deeply to read. Each line must be an "
+                                 'object with a "text" field, or a JSON string.') from None
             if isinstance(obj, str):
                 obj = {"text": obj}
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 raise InputError(f'{path}:{lineno}: expected an object with a string "text" field '
                                  '(optional: "id", "title", "source", "public_domain").')
+            try:  # a "\ud800" escape decodes to half a UTF-16 pair, which no UTF-8 file or hash can hold
+                json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"{path}:{lineno}: holds an escape for an unpaired UTF-16 surrogate "
+                                 "(\\ud800-\\udfff), which is not text; fix or drop the line.") from None
             records.append((lineno, obj))
     else:
         lines = text.splitlines()
