@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import time
-from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Mapping, Sequence

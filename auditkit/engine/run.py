@@ -16,23 +16,26 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from auditkit.adapters.base import Adapter, AdapterIdentity, ModelSpec, build_adapter, parse_model_spec
-from auditkit.analyzers.base import Analysis, Analyzer, Observation, build_analyzer
+from auditkit.adapters.base import Adapter, ModelSpec, build_adapter, parse_model_spec
 from auditkit.energy.meter import open_meter
+from auditkit.engine.analysis import (
+    RunTally,
+    aggregate_scores,
+    analyzer_options,
+    build_analyzers,
+    score_outputs,
+)
 from auditkit.engine.cache import cache_key, open_cache
 from auditkit.engine.executor import (
     AdapterSource,
-    AnalyzerSource,
     Executor,
     GenerationBatch,
     GenerationOutcome,
     LocalExecutor,
-    ScoreBatch,
-    ScoreOutcome,
 )
 from auditkit.engine.manifest import build_manifest, utc_now
 from auditkit.engine.plan import AuditRequest, Plan, build_plan
@@ -44,7 +47,7 @@ from auditkit.engine.results import (
     write_json_atomic,
     write_outputs,
 )
-from auditkit.errors import AuditkitError, ConfigError, ErrorBudgetExceeded, InputError
+from auditkit.errors import ConfigError, ErrorBudgetExceeded, InputError
 from auditkit.records import Finding, Generation, Metric, Score
 
 __all__ = ["AuditRequest", "AuditResult", "run_audit"]
@@ -90,31 +93,6 @@ class AuditResult:
         return 1 if self.passed is False else 0
 
 
-@dataclass
-class _Tally:
-    """Mutable counters of one run (driver-side only)."""
-
-    attempted: int = 0
-    generated: int = 0
-    cached: int = 0
-    errors: int = 0
-    not_generated: int = 0
-    scored_items: int = 0
-    score_errors: int = 0
-    stopped: bool = False
-    reasons: list[str] = field(default_factory=list)
-
-    def counts(self, prompts: int) -> dict[str, int]:
-        return {
-            "prompts": prompts,
-            "generated": self.generated,
-            "cached": self.cached,
-            "errors": self.errors,
-            "not_generated": self.not_generated,
-            "score_errors": self.score_errors,
-        }
-
-
 def _check_request(request: AuditRequest) -> None:
     if not 0.0 <= request.max_error_rate <= 1.0:
         raise ConfigError(f"--max-error-rate {request.max_error_rate} must lie between 0 and 1.")
@@ -156,35 +134,6 @@ def _model_spec(request: AuditRequest) -> ModelSpec:
     if request.concurrency is not None and spec.scheme in _CONCURRENT_SCHEMES:
         options.setdefault("concurrency", str(request.concurrency))
     return dataclasses.replace(spec, options=options)
-
-
-def _analyzer_options(plan: Plan, *, identity: AdapterIdentity) -> dict[str, dict[str, Any]]:
-    """Each analyzer's effective options (remote executors build their scorers from exactly these)."""
-    effective = {}
-    for name in plan.analyzer_names:
-        options = dict(plan.analyzer_options.get(name, {}))
-        if name == "energy":
-            # Remote outputs are modelled from the model's size: the analyzer must know what ran.
-            # Suite and command-line options still win.
-            options = {"adapter": identity.adapter, "model": identity.model} | options
-        effective[name] = options
-    return effective
-
-
-def _build_analyzers(plan: Plan, *, identity: AdapterIdentity) -> dict[str, Analyzer]:
-    built = {}
-    for name, options in _analyzer_options(plan, identity=identity).items():
-        analyzer = build_analyzer(name=name, options=options)
-        if analyzer.name != name:
-            raise ConfigError(
-                f"The analyzer registered as {name!r} calls itself {analyzer.name!r}; "
-                "its scores would be misfiled. Fix the plugin's name."
-            )
-        # Reading the identity loads the scorer (weights hash, version): a scorer that cannot load
-        # must stop the run before hours of generation, not after.
-        dict(analyzer.identity)
-        built[name] = analyzer
-    return built
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -232,7 +181,7 @@ def _generate(
     adapter: Adapter,
     executor: Executor,
     progress: Progress,
-    tally: _Tally,
+    tally: RunTally,
 ) -> dict[str, Generation]:
     cache = open_cache(path=request.cache_path, enabled=request.use_cache)
     try:
@@ -291,98 +240,6 @@ def _generate(
         cache.close()
 
 
-def _score(
-    *,
-    plan: Plan,
-    analyzers: Mapping[str, Analyzer],
-    options: Mapping[str, Mapping[str, Any]],
-    generations: Mapping[str, Generation],
-    executor: Executor,
-    progress: Progress,
-    tally: _Tally,
-) -> tuple[dict[str, list[Observation]], list[Score]]:
-    items_by_analyzer: dict[str, list[Observation]] = {}
-    all_scores: list[Score] = []
-    for name, analyzer in analyzers.items():
-        whole_run = getattr(analyzer, "scope", "probes") == "run"
-        items = [
-            Observation(prompt=p, generation=generations[p.id])
-            for p in plan.prompts
-            if whole_run or name in p.analyzers
-        ]
-        items_by_analyzer[name] = items
-        scorable = [i for i in items if i.generation.ok]
-        if not scorable:
-            continue
-        size = max(1, int(getattr(analyzer, "batch_size", 64) or 64))
-        batches = [
-            ScoreBatch(index=n, items=tuple(scorable[s : s + size]))
-            for n, s in enumerate(range(0, len(scorable), size))
-        ]
-        task = progress.task(description=f"scoring {name}", total=len(scorable))
-        # Executors may finish batches in any order; scores are kept in batch order so every executor
-        # hands aggregate() the same sequence (and so the same results).
-        by_batch: dict[int, Sequence[Score]] = {}
-
-        def on_batch(
-            outcome: ScoreOutcome, name: str = name, task: Any = task, by_batch: dict = by_batch
-        ) -> None:
-            if outcome.error is not None:
-                scores: Sequence[Score] = [
-                    Score(prompt_id=i.prompt.id, analyzer=name, name="error", value=None, error=outcome.error)
-                    for i in outcome.batch.items
-                ]
-            else:
-                scores = outcome.scores
-            failed = {s.prompt_id for s in scores if s.error is not None and s.analyzer == name}
-            tally.scored_items += len(outcome.batch.items)
-            tally.score_errors += len(failed)
-            by_batch[outcome.batch.index] = scores
-            task.advance(len(outcome.batch.items))
-
-        try:
-            executor.score(
-                analyzer=AnalyzerSource(name=name, options=options.get(name, {}), local=analyzer),
-                batches=batches,
-                on_batch=on_batch,
-            )
-        finally:
-            task.finish()
-            for index in sorted(by_batch):
-                all_scores.extend(by_batch[index])
-    return items_by_analyzer, all_scores
-
-
-def _aggregate(
-    *,
-    analyzers: Mapping[str, Analyzer],
-    items: Mapping[str, list[Observation]],
-    scores: Sequence[Score],
-    progress: Progress,
-    tally: _Tally,
-) -> tuple[list[Metric], list[Finding], dict[str, Any]]:
-    metrics: list[Metric] = []
-    findings: list[Finding] = []
-    analyses: dict[str, Any] = {}
-    for name, analyzer in analyzers.items():
-        entry: dict[str, Any] = {"identity": dict(analyzer.identity), "summary": {}}
-        try:
-            analysis: Analysis = analyzer.aggregate(items=items.get(name, []), scores=scores)
-        except AuditkitError:
-            raise
-        except Exception as exc:  # keep the other analyzers' results; this one is reported as failed
-            message = f"{type(exc).__name__}: {exc}"
-            progress.warn(f"analyzer {name!r} failed to aggregate: {message}")
-            entry["error"] = message
-            tally.reasons.append(f"analyzer {name} failed to aggregate")
-        else:
-            metrics.extend(analysis.metrics)
-            findings.extend(analysis.findings)
-            entry["summary"] = dict(analysis.summary)
-        analyses[name] = entry
-    return metrics, findings, analyses
-
-
 def _gate(request: AuditRequest, data: dict[str, Any], run_dir: Path) -> tuple[dict[str, Any], bool]:
     from auditkit.gate import evaluate_policy, write_gate_outputs
     from auditkit.gate.policy import resolve_policy
@@ -433,7 +290,7 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
     adapter = build_adapter(spec=spec)  # cheap: weights load on the first generate
     identity = adapter.identity
     try:
-        analyzers = _build_analyzers(plan, identity=identity)
+        analyzers = build_analyzers(plan=plan, identity=identity)
     except BaseException:
         adapter.close()
         raise
@@ -445,7 +302,7 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
         raise ConfigError(
             f"--out {out}: cannot create the run directory ({exc.strerror}); give a directory path."
         ) from None
-    tally = _Tally()
+    tally = RunTally()
 
     with Progress(quiet=request.quiet) as progress:
         meter = open_meter(device=str(identity.settings.get("device", "cpu")), adapter=identity.adapter)
@@ -482,10 +339,10 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
             )
 
         try:
-            items, scores = _score(
+            items, scores = score_outputs(
                 plan=plan,
                 analyzers=analyzers,
-                options=_analyzer_options(plan, identity=identity),
+                options=analyzer_options(plan=plan, identity=identity),
                 generations=generations,
                 executor=runner,
                 progress=progress,
@@ -498,7 +355,7 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
                 f"{tally.score_errors} of {tally.scored_items} scored outputs failed to score "
                 f"(more than --max-error-rate {request.max_error_rate:g})"
             )
-        metrics, findings, analyses = _aggregate(
+        metrics, findings, analyses = aggregate_scores(
             analyzers=analyzers, items=items, scores=scores, progress=progress, tally=tally
         )
         status = "incomplete" if tally.reasons else "complete"
