@@ -169,6 +169,7 @@ def test_results_round_trip_and_manifest(tmp_path: Path) -> None:
     assert manifest["model"]["adapter"] == "enginefake" and manifest["seed"] == 3
     assert manifest["suites"][0]["id"] == "enginetest" and manifest["suites"][0]["prompts"] == 4
     assert manifest["analyzers"]["engine_chars"]["scorer"] == "len"
+    assert manifest["executor"]["kind"] == "local"
     assert manifest["energy"]["method"] in {"estimated", "measured-rapl"}  # a local adapter on a CPU
     env = manifest["environment"]
     assert env["python"].count(".") == 2 and "numpy" in env["packages"]

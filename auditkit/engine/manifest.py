@@ -204,6 +204,8 @@ def build_manifest(
             "enabled": request.use_cache,
             "path": str(request.cache_path or default_cache_path()) if request.use_cache else None,
         },
+        "executor": {"kind": request.executor, "ray_address": request.ray_address,
+                     "ray_replicas": request.ray_replicas},
         "environment": environment(),
         "status_reason": reason,
     }
