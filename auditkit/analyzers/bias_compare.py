@@ -125,7 +125,7 @@ def group_summary(
     by_prompt: dict[str, list[float]] = {}
     for r, v in data:
         by_prompt.setdefault(r.base_id, []).append(v)
-    means = [float(np.mean(v)) for v in by_prompt.values()]
+    means = [sum(v) / len(v) for v in by_prompt.values()]
     interval = bootstrap_mean_interval(values=means, resamples=resamples, seed=seed)
     return Interval(value=interval.value, low=interval.low, high=interval.high, n=len(data),
                     method=interval.method.replace("mean,", "mean over prompts,", 1))
@@ -135,7 +135,7 @@ def _unit_means(rows: Sequence[Row], measure: str, group: str) -> dict[str, floa
     acc: dict[str, list[float]] = {}
     for r, v in _values([r for r in rows if r.group == group], measure):
         acc.setdefault(r.unit, []).append(v)
-    return {k: float(np.mean(v)) for k, v in acc.items()}
+    return {k: sum(v) / len(v) for k, v in acc.items()}  # plain floats: np.mean costs µs per tiny list
 
 
 def compare_groups(
@@ -233,7 +233,7 @@ def attach_mde(
     c = comparison
     note = ""
     mde: float | None
-    if c.paired and c.n > 0 and 2.0 / 2 ** c.n > alpha:
+    if c.paired and c.n > 0 and 2.0 ** (1 - c.n) > alpha:  # float power: no overflow past 1023 pairs
         # The exact sign-flip test's smallest two-sided p-value is 2 / 2^n: with fewer pairs than that,
         # no gap of any size could ever be significant after correction.
         mde, note = None, f"too few pairs ({c.n}) for any gap to reach significance after correction"
@@ -307,8 +307,16 @@ def _cluster_bootstrap(
             hits[u_index[r.unit], g_index[r.group]] += v >= 0.5
             counts[u_index[r.unit], g_index[r.group]] += 1
     rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(units), np.full(len(units), 1 / len(units)), size=resamples).astype(float)
-    num, den = weights @ hits, weights @ counts
+    # Row blocks of at most ~4M weights (2000 resamples × 33k pairs would be 1 GB at once); each row's
+    # multinomial draw is the same whatever the block size.
+    probs = np.full(len(units), 1 / len(units))
+    rows = max(1, 4_000_000 // len(units))
+    num_parts, den_parts = [], []
+    for start in range(0, resamples, rows):
+        weights = rng.multinomial(len(units), probs, size=min(rows, resamples - start)).astype(float)
+        num_parts.append(weights @ hits)
+        den_parts.append(weights @ counts)
+    num, den = np.concatenate(num_parts), np.concatenate(den_parts)
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = np.where(den > 0, num / den, np.nan)
     valid = np.isfinite(rates).sum(axis=1) >= 2

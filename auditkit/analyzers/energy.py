@@ -447,9 +447,16 @@ def _bootstrap_ratio(
     if a.size == 1:
         return value, value, value
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, a.size, size=(_RESAMPLES, a.size))
-    sums_b = b[idx].sum(axis=1)
-    stats = a[idx].sum(axis=1)[sums_b > 0] / sums_b[sums_b > 0] * scale
+    # Resample in row blocks of at most ~4M indices: one 2000 × 100k index matrix is 1.6 GB (and its
+    # gathers as much again); small samples still draw a single block.
+    rows = max(1, 4_000_000 // a.size)
+    sums_a, sums_b = [], []
+    for start in range(0, _RESAMPLES, rows):
+        idx = rng.integers(0, a.size, size=(min(rows, _RESAMPLES - start), a.size))
+        sums_a.append(a[idx].sum(axis=1))
+        sums_b.append(b[idx].sum(axis=1))
+    total_a, total_b = np.concatenate(sums_a), np.concatenate(sums_b)
+    stats = total_a[total_b > 0] / total_b[total_b > 0] * scale
     low, high = np.percentile(stats, [2.5, 97.5])
     return value, float(min(low, value)), float(max(high, value))
 

@@ -43,6 +43,8 @@ OUTPUTS_FILE = "outputs.jsonl"
 
 def json_safe(value: Any) -> Any:
     """``value`` with NaN/inf replaced by ``None`` and tuples by lists (JSON-ready)."""
+    if value is None or type(value) in (str, int, bool):  # most leaves: skip the ABC checks below
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):

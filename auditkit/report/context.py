@@ -203,7 +203,8 @@ def _histogram_from_values(values: Sequence[float], *, bins: int = 20) -> tuple[
     lo, hi = float(data.min()), float(data.max())
     if 0.0 <= lo and hi <= 1.0:
         lo, hi = 0.0, 1.0
-    elif hi <= lo:  # all values equal: centre them in a narrow range instead of at the left edge
+    elif hi - lo <= 1e-9 * max(1.0, abs(lo)):  # (nearly) all equal: numpy cannot bin a float-dust range;
+        # centre them in a narrow range instead of at the left edge
         pad = abs(lo) * 0.1 or 0.5
         lo, hi = lo - pad, hi + pad
     counts, edges = np.histogram(data, bins=bins, range=(lo, hi))

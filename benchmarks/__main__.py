@@ -1,0 +1,146 @@
+"""``python -m benchmarks [--quick] [--only NAME ...]``: run the benchmarks, print the table, save figures.
+
+Writes ``benchmarks/results/latest.json`` (ignored by git) and ``benchmarks/RESULTS.md`` (committed: the
+last measured table, the machine and the date). Optional benchmarks run only when their extra is
+installed (``ray_scaling`` needs ray).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import REPO, Measure, machine
+
+BENCHMARKS = ("startup", "toxicity", "hf", "replay100k", "cache")
+"""In run order: cheapest first. Module ``benchmarks.bench_<name>``."""
+OPTIONAL = {"ray_scaling": ("benchmarks.ray_scaling", "ray")}
+RESULTS_DIR = REPO / "benchmarks" / "results"
+RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def _row(m: Measure) -> list[str]:
+    target = "–" if m.target is None else (f"≤ {m.target:g}" + ("" if m.target_on == "ratio" else f" {m.unit}"))
+    verdict = {True: "pass", False: "FAIL", None: "info"}[m.passed]
+    return [m.measure, _fmt(m.value, m.unit), _fmt(m.baseline, m.unit if m.baseline is not None else ""),
+            _fmt(m.ratio), target, verdict]
+
+
+_HEAD = ["measure", "value", "baseline", "ratio", "target", "result"]
+
+
+def _markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(_HEAD)]
+    print("  ".join(h.ljust(w) for h, w in zip(_HEAD, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+def _modules(only: list[str] | None) -> list[tuple[str, str]]:
+    chosen = []
+    for name in BENCHMARKS:
+        if only is None or name in only:
+            chosen.append((name, f"benchmarks.bench_{name}"))
+    for name, (module, needs) in OPTIONAL.items():
+        if only is not None and name not in only:
+            continue
+        if importlib.util.find_spec(module) is None or (needs and importlib.util.find_spec(needs) is None):
+            if only is not None:
+                print(f"skipping {name}: {module} or {needs} not available", file=sys.stderr)
+            continue
+        chosen.append((name, module))
+    unknown = set(only or ()) - set(BENCHMARKS) - set(OPTIONAL)
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(BENCHMARKS + tuple(OPTIONAL))}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller workloads (smoke check, not the figures)")
+    parser.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
+    parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
+    parser.add_argument("--no-write", action="store_true", help="do not write latest.json / RESULTS.md")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    measures: list[Measure] = []
+    failures: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="auditkit-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        for name, module in _modules(args.only):
+            print(f"== {name}", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            try:
+                loaded = importlib.import_module(module)
+                if not callable(getattr(loaded, "run", None)):
+                    print(f"   {name}: skipped ({module} has no run(*, quick, workdir); run it directly)",
+                          file=sys.stderr)
+                    continue
+                found = loaded.run(quick=args.quick, workdir=workdir / name)
+            except Exception as exc:  # one broken benchmark must not hide the others' figures
+                traceback.print_exc()
+                failures[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            measures.extend(found)
+            print(f"   {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+
+    rows = [_row(m) for m in measures]
+    _print_table(rows)
+    for name, error in failures.items():
+        print(f"{name}: FAILED to run: {error}")
+    info = machine()
+    doc = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "only": args.only,
+        "duration_s": round(time.time() - started, 1),
+        "machine": info,
+        "measures": [m.to_dict() for m in measures],
+        "failures": failures,
+    }
+    if not args.no_write:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "latest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        mode = "quick" if args.quick else "full"
+        RESULTS_MD.write_text(
+            "# Last measured benchmark figures\n\n"
+            f"Written by `python -m benchmarks{' --quick' if args.quick else ''}"
+            f"{''.join(' --only ' + o for o in args.only or [])}` on {doc['date']} ({mode} workloads). "
+            "See docs/benchmarks.md for what each row measures.\n\n"
+            + _markdown(rows) + "\n\n"
+            + (("Failed to run: " + "; ".join(f"{k}: {v}" for k, v in failures.items()) + "\n\n") if failures else "")
+            + f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB RAM, {info['platform']}, "
+            f"Python {info['python']}; load average at the end {info['load_average']} (the machine is shared).\n\n"
+            + "Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v) + "\n",
+            encoding="utf-8",
+        )
+    bad = [m for m in measures if m.passed is False]
+    return 1 if bad or failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
