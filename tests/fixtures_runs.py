@@ -129,6 +129,7 @@ def _results(rows: list[dict[str, Any]], *, shift: float = 0.0) -> dict[str, Any
                                                    "extracted": True}], "split": {"canary": 2}}},
         "energy": {"identity": {"scorer": "energy-aggregate", "version": "1"},
                    "summary": {"energy_methods": {"estimated": 17}, "outputs": 17, "outputs_measured": 17,
+                               "methodology": "Estimated: no counter was readable <b>here</b>.\n\nCarbon: PUE 1.",
                                "per_prompt_j": [{"prompt_id": r["id"], "energy_j": r["energy_j"]} for r in rows[:5]]}},
         "lengthplugin": {"identity": {"scorer": "len", "api_key": "sk-should-not-appear"},
                          "summary": {"weird": [[1, 2], {"a": {"b": ["<script>x</script>"]}}], "nested": {"x": {"y": 1}},

@@ -213,3 +213,11 @@ def test_hostile_fixture_covers_the_issue_payloads() -> None:
     text = "\n".join(HOSTILE_OUTPUTS)
     for payload in ("<script>", "onerror=", "{{ 7*7 }}", "{% raw %}", "](javascript:", "</textarea>"):
         assert payload in text
+
+
+def test_methodology_says_what_this_run_measured(report: tuple[Path, str]) -> None:
+    _, html = report
+    section = html[html.index('id="methodology"'):]
+    assert "In this run" in section
+    assert "Estimated: no counter was readable &lt;b&gt;here&lt;/b&gt;." in section  # escaped, one paragraph
+    assert "<p>Carbon: PUE 1.</p>" in section

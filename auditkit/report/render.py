@@ -88,6 +88,11 @@ def _methodology(results: Mapping[str, Any], ran: list[str]) -> dict[str, Any]:
 
     data = yaml.safe_load(package_file("data/methodology.yaml").read_text(encoding="utf-8"))
     sections = [dict(data["analyzers"][n], name=n) for n in ran if n in data["analyzers"]]
+    for section in sections:
+        # An analyzer may describe what this very run measured (e.g. which energy counter, or why none).
+        summary = ((results.get("analyses") or {}).get(section["name"]) or {}).get("summary") or {}
+        text = summary.get("methodology")
+        section["this_run"] = [p.strip() for p in str(text).split("\n\n") if p.strip()] if text else []
     unknown = [n for n in ran if n not in data["analyzers"]]
     sizes = [metric_view(m) for m in results.get("metrics") or []]
     return {"general": data["general"], "sections": sections, "plugins": unknown, "sizes": sizes,
