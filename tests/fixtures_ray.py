@@ -72,6 +72,23 @@ def generated_ids(directory: Path) -> list[str]:
     return [pid for line in path.read_text().splitlines() for pid in json.loads(line)["ids"]]
 
 
+def settled_generated_ids(directory: Path, *, quiet_s: float = 1.0, timeout_s: float = 30.0) -> list[str]:
+    """``generated_ids`` once the log has stopped growing for ``quiet_s``: after an interrupted run,
+    a replica may still finish the batch it was working on (uncommitted) a moment later."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    ids, stable_since = generated_ids(directory), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = generated_ids(directory)
+        if now != ids:
+            ids, stable_since = now, time.monotonic()
+        elif time.monotonic() - stable_since >= quiet_s:
+            break
+    return ids
+
+
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[object]:
     """A local Ray with 2 CPUs, no dashboard, small object store; shut down after the module."""

@@ -15,7 +15,7 @@ from auditkit.engine.run import run_audit
 from tests.fixtures_engine import engine_request, write_suite
 from tests.fixtures_http import LoopbackServer, loopback_server  # noqa: F401
 from tests.fixtures_models import one_torch_thread, tiny_model_dir, tiny_models  # noqa: F401
-from tests.fixtures_ray import generated_ids, ray_instance  # noqa: F401
+from tests.fixtures_ray import generated_ids, ray_instance, settled_generated_ids  # noqa: F401
 
 pytestmark = pytest.mark.slow  # starting Ray takes several seconds
 
@@ -97,7 +97,7 @@ def test_interrupted_ray_run_resumes_without_regenerating(
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "run", model=model, suites=(str(suite),), executor="ray", cache_path=tmp_path / "c.sqlite")
     monkeypatch.setattr(GenerationCache, "put_many", real_put)
-    first = generated_ids(tmp_path)
+    first = settled_generated_ids(tmp_path)
     assert sum(commits) == 12 and 12 <= len(first) < 40  # in-flight batches may have run, uncommitted
 
     cache = GenerationCache(path=tmp_path / "c.sqlite")
