@@ -74,6 +74,9 @@ class GenerationConfig(_Record):
     """Ask the adapter for per-token log-probabilities of the generated tokens."""
     stop: tuple[str, ...] = ()
     """Strings that end an output early (the stop string itself is not included)."""
+    score_reference: bool = False
+    """Also return the log-likelihood of the prompt's ``reference`` continuation (teacher forcing), where
+    the adapter can: memorization's canary exposure ranks a secret among random candidates by it."""
 
     @property
     def greedy(self) -> bool:
@@ -170,6 +173,9 @@ class Generation(_Record):
     """The generated tokens as strings (aligned with ``token_logprobs``), when available."""
     cached: bool = False
     """True when this output came from the cache instead of the model in this run."""
+    reference_logprob: float | None = None
+    """Total natural-log likelihood of the prompt's reference given the prompt, when asked for
+    (``GenerationConfig.score_reference``) and the adapter can compute it."""
 
     @property
     def ok(self) -> bool:

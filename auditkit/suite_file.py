@@ -56,6 +56,7 @@ class GenerationPins(_Strict):
     seed: int | None = None
     logprobs: bool | None = None
     stop: list[str] | None = None
+    score_reference: bool | None = None
 
     def pins(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -385,3 +385,21 @@ def test_unreachable_hub_id_offline_is_a_clear_adapter_error(tmp_path: Path, mon
     message = str(err.value)
     assert "acme/not-downloaded" in message and "HF_HUB_OFFLINE" in message and "hf:/path/to/model" in message
     assert "\n" not in message
+
+
+def test_reference_log_likelihood_matches_the_generated_tokens(adapter: HFAdapter) -> None:
+    # The tiny model memorised "the cat sat on the mat ...": its own greedy continuation, scored as a
+    # reference by teacher forcing, has the likelihood of the tokens it generated, far above a shuffle.
+    base = prompts(["the cat sat"])[0]
+    greedy = adapter.generate(prompts=[base], config=GenerationConfig(max_new_tokens=6, logprobs=True))[0]
+    assert greedy.output and greedy.token_logprobs is not None
+    scored = [Prompt(id=f"r{i}", suite="t", template="t", prompt=base.prompt, reference=ref)
+              for i, ref in enumerate([greedy.output, " log the on sat dog mat"])]
+    config = GenerationConfig(max_new_tokens=1, score_reference=True)
+    own, shuffled = adapter.generate(prompts=scored, config=config)
+    assert own.reference_logprob == pytest.approx(sum(greedy.token_logprobs), abs=1e-3)
+    assert shuffled.reference_logprob is not None and shuffled.reference_logprob < own.reference_logprob - 5
+    no_reference = adapter.generate(prompts=[base], config=config)[0]
+    assert no_reference.reference_logprob is None
+    plain = adapter.generate(prompts=scored[:1], config=GenerationConfig(max_new_tokens=1))[0]
+    assert plain.reference_logprob is None  # only when asked

@@ -100,3 +100,28 @@ def test_min_k_prob_separates_members(tiny_lm: TinyLM) -> None:
     members = [min_k_prob(token_logprobs=tiny_lm.token_logprobs(c)) for c in tiny_lm.canaries]
     others = [min_k_prob(token_logprobs=tiny_lm.token_logprobs(c)) for c in tiny_lm.controls]
     assert min(members) > max(others)
+
+
+def test_canary_exposure_through_the_adapter_and_the_analyzer(tiny_lm: TinyLM, tmp_path) -> None:
+    # The audit flow for --corpus lines with a "secret": the hf adapter scores the secret and 63 look-alikes
+    # after the canary's opening; the analyzer ranks them. Trained canaries rank first, controls do not.
+    rows = [{"id": f"canary-{i}", "text": t, "secret": " ".join(t.split()[6:14])} for i, t in enumerate(tiny_lm.canaries)]
+    rows += [{"id": f"control-{i}", "text": t, "secret": " ".join(t.split()[6:14])}
+             for i, t in enumerate(tiny_lm.controls)]
+    corpus = tmp_path / "canaries.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    options = {"canary_candidates": 63}
+    prompts = [p for p in corpus_prompts(path=corpus, options=options) if p.template == "canary"]
+    assert len(prompts) == 8 * 64
+    adapter = build_adapter(spec=parse_model_spec(spec=f"hf:{tiny_lm.directory}", model_args=["device=cpu"]))
+    generations = adapter.generate(prompts=prompts, config=GenerationConfig.from_dict(dict(prompts[0].generation)))
+    adapter.close()
+    items = [Observation(prompt=p, generation=g) for p, g in zip(prompts, generations)]
+    analyzer = make_memorization(options=options)
+    analysis = analyzer.aggregate(items=items, scores=analyzer.score(items=items))
+    exposure_by = {m.group["canary"]: m for m in analysis.metrics if m.name == "canary_exposure"}
+    assert len(exposure_by) == 8
+    assert all(exposure_by[f"canary-{i}"].details["rank"] == 1 for i in range(4))
+    assert all(exposure_by[f"control-{i}"].value < math.log2(64) for i in range(4))
+    flagged = {f.title.split("'")[1] for f in analysis.findings if f.kind == "canary_exposure"}
+    assert flagged == {f"canary-{i}" for i in range(4)}

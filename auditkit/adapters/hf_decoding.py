@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from auditkit.records import Generation, GenerationConfig, Prompt
 
-__all__ = ["Item", "encode_prompt", "generate_batch"]
+__all__ = ["Item", "encode_prompt", "generate_batch", "reference_logprob"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +95,38 @@ def generate_batch(
                 tokenizer=tokenizer, eos_ids=eos_ids)
         for row, item in enumerate(items)
     ]
+    if config.score_reference:
+        generations = [
+            replace(g, reference_logprob=reference_logprob(item=item, model=model, tokenizer=tokenizer, device=device))
+            for g, item in zip(generations, items)
+        ]
     total = sum(g.output_tokens or 0 for g in generations)
     return [
         replace(g, latency_s=wall * (g.output_tokens or 0) / total if total else wall / len(generations))
         for g in generations
     ]
+
+
+def reference_logprob(*, item: Item, model: Any, tokenizer: Any, device: str) -> float | None:
+    """Total log-likelihood of the prompt's reference right after the prompt (one teacher-forced pass).
+
+    ``None`` when the prompt has no reference. The reference is tokenized on its own, without special
+    tokens, exactly as the candidates it is ranked against are.
+    """
+    import torch
+
+    if not item.prompt.reference:
+        return None
+    target = tokenizer(item.prompt.reference, add_special_tokens=False)["input_ids"]
+    if not target:
+        return None
+    ids = torch.tensor([item.ids + target], dtype=torch.long, device=device)
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0].float()
+    # The token at position p is predicted by the logits at p - 1.
+    positions = torch.arange(len(item.ids) - 1, len(item.ids) - 1 + len(target), device=logits.device)
+    steps = torch.log_softmax(logits[positions], dim=-1)
+    return float(steps[torch.arange(len(target)), torch.tensor(target, device=logits.device)].sum())
 
 
 def _finish(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers
+from auditkit.analyzers.canaries import canary_prompts, exposure_results, is_canary_prompt
 from auditkit.analyzers.extraction import (
     compare_suffix,
     min_k_prob,
@@ -72,6 +73,8 @@ class MemorizationOptions:
     """``auto`` (use Presidio when it imports and loads), ``true`` (required) or ``false``."""
     seed: int = 0
     """Seed of the bootstrap intervals."""
+    canary_candidates: int = 100
+    """Corpus canaries (lines with a ``secret``): random look-alikes the secret is ranked against."""
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> MemorizationOptions:
@@ -83,7 +86,7 @@ class MemorizationOptions:
             )
         values: dict[str, Any] = {}
         try:
-            for key in ("prefix_words", "suffix_words", "seed"):
+            for key in ("prefix_words", "suffix_words", "seed", "canary_candidates"):
                 if key in options:
                     values[key] = int(options[key])
             for key in ("k", "max_new_tokens"):
@@ -141,7 +144,7 @@ class MemorizationAnalyzer:
         for item in items:
             if not item.generation.ok:
                 continue
-            if item.prompt.reference is not None:
+            if item.prompt.reference is not None and not is_canary_prompt(item.prompt):
                 scores.extend(self._extraction_scores(item))
             if self.options.pii:
                 scores.append(self._pii_score(item))
@@ -201,7 +204,7 @@ class MemorizationAnalyzer:
         findings: list[Finding] = []
         seed = self.options.seed
 
-        ref_items = [i for i in items if i.prompt.reference is not None]
+        ref_items = [i for i in items if i.prompt.reference is not None and not is_canary_prompt(i.prompt)]
         compared = [i for i in ref_items if _ok(own[i.prompt.id].get("extractable"))]
         extracted = [i for i in compared if own[i.prompt.id]["extractable"].value == 1.0]
         near = [i for i in compared if own[i.prompt.id]["edit_similarity"].label == "near_verbatim"]
@@ -260,6 +263,9 @@ class MemorizationAnalyzer:
             },
             "per_passage": [_passage_row(i, own[i.prompt.id]) for i in compared[:_MAX_SUMMARY_ROWS]],
         }
+        canary_metrics, canary_findings, summary["canaries"] = exposure_results(items=items, analyzer=self.name)
+        metrics.extend(canary_metrics)
+        findings.extend(canary_findings)
         return Analysis(metrics=tuple(metrics), findings=tuple(findings), summary=summary)
 
     def _pii_metrics(self, scored: list[Observation], own: Mapping[str, Mapping[str, Score]]) -> list[Metric]:
@@ -484,4 +490,7 @@ def corpus_prompts(*, path: Path, options: Mapping[str, Any]) -> list[Prompt]:
             reference=split.reference, attributes=attributes, analyzers=("memorization",),
             generation={"temperature": 0.0, "max_new_tokens": max_new, "logprobs": True},
         ))
+        if record.get("secret") is not None:
+            prompts.extend(canary_prompts(record=record, lineno=lineno, path=Path(path),
+                                          candidates=opts.canary_candidates, seed=opts.seed))
     return prompts

@@ -85,6 +85,8 @@ def output_line(*, prompt: Prompt, generation: Generation, scores: Sequence[Scor
         energy_method=generation.energy_method,
         cached=generation.cached,
     )
+    if generation.reference_logprob is not None:
+        line["reference_logprob"] = generation.reference_logprob
     values: dict[str, Any] = {}
     labels: dict[str, Any] = {}
     errors: dict[str, str] = {}
