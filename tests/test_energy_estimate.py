@@ -45,7 +45,7 @@ def test_estimate_scales_with_the_work_done(tmp_path):
     # Alternate single and double work and keep each one's quietest window: the machine is shared, and
     # the minimum is the reading least disturbed by other tenants.
     runs: dict[int, list] = {n: [], 2 * n: []}
-    for _ in range(3):
+    for _ in range(5):
         for work in (n, 2 * n):
             with meter.measure() as reading:
                 _burn(work)
