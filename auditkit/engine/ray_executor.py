@@ -203,7 +203,8 @@ class RayExecutor:
         self.init_options = dict(init_options or {})
         self._started = False
         self.replicas: dict[str, int] = {}
-        """Actors used by the last ``generate`` and ``score`` calls, by stage (for logs and benchmarks)."""
+        """Actors used, by stage: ``generate`` by the last call, ``score`` the most any analyzer used
+        (an analyzer whose outputs fit in one task needs only one)."""
 
     # -- cluster -------------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -371,7 +372,7 @@ class RayExecutor:
             num_cpus=self.num_cpus, max_restarts=self.max_restarts, max_task_retries=0
         )
         actors = [actor_class.remote(analyzer.name, dict(analyzer.options), modules) for _ in range(count)]
-        self.replicas["score"] = len(actors)
+        self.replicas["score"] = max(self.replicas.get("score", 0), len(actors))
 
         def on_result(_chunk: list[ScoreBatch], outcomes: list[ScoreOutcome]) -> bool:
             for outcome in outcomes:
