@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -82,13 +84,15 @@ class _Session:
 def load_page(*, chromium: Path, page: Path, screenshot: Path | None = None, pdf: Path | None = None,
               width: int = 1280, height: int = 1600) -> PageLog:
     """Open ``page`` (a local file) in headless Chromium and return what happened."""
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still be writing to the profile as it exits: never fail on cleanup.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
              "--disable-default-apps", "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
              "--remote-debugging-port=0", f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            start_new_session=True,  # its own process group, so the helpers are stopped with it
         )
         try:
             port = _devtools_port(proc)
@@ -101,12 +105,25 @@ def load_page(*, chromium: Path, page: Path, screenshot: Path | None = None, pdf
             finally:
                 session.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop Chromium and every helper process it started (renderer, GPU, crashpad)."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # helpers that outlived the main process
+    except ProcessLookupError:
+        pass
 
 
 def _devtools_port(proc: subprocess.Popen) -> int:
