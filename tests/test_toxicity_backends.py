@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.adapters.weights import files_hash
 from auditkit.analyzers.base import Observation
 from auditkit.analyzers.toxicity import make_toxicity
-from auditkit.adapters.weights import files_hash
 from auditkit.analyzers.toxicity_backends import HFClassifierScorer, ToxicityScorer
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, Prompt
@@ -136,3 +136,74 @@ def test_hf_classifier_label_heuristics() -> None:
     assert scorer._choose_label(["neutral", "Toxic"]) == 1
     with pytest.raises(ConfigError, match="Cannot tell which class"):
         scorer._choose_label(["positive", "negative", "neutral"])
+
+
+def test_profanity_check_matches_the_packages_own_predict_prob() -> None:
+    from profanity_check import predict_prob
+
+    texts = [INSULT, FRIENDLY, "", "damn it", "what the hell is this shit", "a calm evening by the sea"] * 7
+    analyzer = make_toxicity(options={"backend": "profanity-check", "batch_size": 5})
+    scores = analyzer.score(items=observations(*texts))
+    assert [s.prompt_id for s in scores] == [f"p{i}" for i in range(len(texts))]
+    assert [s.value for s in scores] == pytest.approx(list(predict_prob(texts)), abs=1e-12)
+
+
+class RecordingScorer:
+    """Wraps a real scorer and keeps the batches it was given."""
+
+    def __init__(self, inner: ToxicityScorer) -> None:
+        self.inner = inner
+        self.batches: list[list[str]] = []
+
+    @property
+    def identity(self):  # noqa: ANN201
+        return self.inner.identity
+
+    def score_batch(self, *, texts):  # noqa: ANN001, ANN201
+        self.batches.append(list(texts))
+        return self.inner.score_batch(texts=texts)
+
+
+@pytest.mark.slow  # imports torch + transformers and trains the tiny model (~5-25 s)
+def test_detoxify_batches_by_length_and_keeps_scores_and_order(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
+    from auditkit.analyzers.toxicity import ToxicityAnalyzer
+
+    built = make_toxicity(options={"backend": "detoxify", "checkpoint": str(tiny_detoxify.checkpoint),
+                                   "huggingface_config_path": str(tiny_detoxify.config_dir)})
+    assert built.sort_window > 1 and built.batch_size == built.scorer_batch_size * built.sort_window
+    model = built.scorer._load()  # noqa: SLF001 - the reference: Detoxify's own predict, text by text
+    words = (INSULT + " " + FRIENDLY).split()
+    texts = [" ".join(words[: 1 + (i * 7) % len(words)]) for i in range(23)]
+    recorder = RecordingScorer(built.scorer)
+    analyzer = ToxicityAnalyzer(scorer=recorder, batch_size=4, sort_window=3)
+    scores = analyzer.score(items=observations(*texts))
+
+    assert [s.prompt_id for s in scores] == [f"p{i}" for i in range(len(texts))]
+    for text, score in zip(texts, scores):
+        assert score.value == pytest.approx(float(model.predict([text])["toxicity"]), abs=1e-5)
+    # Windows of 3 × 4 outputs, each sorted by length before it is cut into batches of 4.
+    assert [len(b) for b in recorder.batches] == [4, 4, 4, 4, 4, 3]
+    for first in range(0, 6, 3):
+        window = [t for b in recorder.batches[first : first + 3] for t in b]
+        assert [len(t) for t in window] == sorted(len(t) for t in window)
+        assert sorted(window) == sorted(texts[first * 4 : first * 4 + len(window)])
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (lambda n: {"toxicity": [0.1] * (n + 1)}, "values for"),
+    (lambda n: {"toxicity": [float("nan")] * n}, "not a probability"),
+    (lambda n: {"toxicity": [1.5] * n}, "not a probability"),
+    (lambda n: {"insult": [0.1] * n}, "no 'toxicity' column"),
+])
+def test_malformed_scorer_columns_become_error_scores_not_values(bad, message: str) -> None:  # noqa: ANN001
+    from auditkit.analyzers.toxicity import ToxicityAnalyzer
+
+    class Malformed:
+        identity: dict = {"backend": "malformed"}
+
+        def score_batch(self, *, texts):  # noqa: ANN001, ANN201
+            return bad(len(texts))
+
+    scores = ToxicityAnalyzer(scorer=Malformed(), batch_size=2).score(items=observations("a", "b", "c"))
+    assert [s.prompt_id for s in scores] == ["p0", "p1", "p2"]
+    assert all(s.value is None and message in (s.error or "") for s in scores), scores

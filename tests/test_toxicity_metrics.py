@@ -34,11 +34,11 @@ class TableScorer:
         self.fail_batches = fail_batches
         self.calls: list[int] = []
 
-    def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
+    def score_batch(self, *, texts: Sequence[str]) -> Mapping[str, list[float]]:
         self.calls.append(len(texts))
         if any("BOOM" in t for t in texts) or (self.fail_batches and len(texts) > 1):
             raise RuntimeError("scorer exploded")
-        return [dict(self.table[t]) for t in texts]
+        return {k: [self.table[t][k] for t in texts] for k in self.table[texts[0]]}
 
 
 def observation(pid: str, base: str, sample: int, output: str | None, **attributes: str) -> Observation:
@@ -94,7 +94,7 @@ def test_config_error_from_scorer_stops_the_run() -> None:
     class Broken:
         identity: Mapping[str, object] = {}
 
-        def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
+        def score_batch(self, *, texts: Sequence[str]) -> Mapping[str, list[float]]:
             raise ConfigError("weights missing: put them in X")
 
     with pytest.raises(ConfigError, match="put them in X"):

@@ -1,7 +1,9 @@
 """Toxicity scorers behind one small Protocol: Detoxify, alt-profanity-check and local HF classifiers.
 
-A scorer turns a batch of texts into one dict of class probabilities per text; the dict always has a
-``toxicity`` key (the headline probability the analyzer thresholds). Scorers load their model on first
+A scorer turns a batch of texts into class probability columns: one sequence per class, one value per
+text, in order; there is always a ``toxicity`` column (the headline probability the analyzer thresholds).
+Columns, not a dict per text: the fastest scorers cost ~10 µs per text, and a Python dict per text and
+class would add a third to that. Scorers load their model on first
 use (and heavy libraries only then), and a scorer that cannot load raises ``ConfigError`` (exit 2) that
 says how to fix the setup. There is deliberately no fallback from one scorer to another: two scorers give
 different numbers, so the run must say which one it used (``identity``) and stop if that one is missing.
@@ -12,14 +14,13 @@ Example: a scorer of your own, passed to ``ToxicityAnalyzer(scorer=...)``::
         identity = {"backend": "shout", "version": "1", "weights_hash": None}
 
         def score_batch(self, *, texts):
-            return [{"toxicity": 1.0 if t.isupper() else 0.0} for t in texts]
+            return {"toxicity": [1.0 if t.isupper() else 0.0 for t in texts]}
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import math
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -32,6 +33,7 @@ __all__ = [
     "HFClassifierScorer",
     "ProfanityCheckScorer",
     "ToxicityScorer",
+    "check_columns",
 ]
 
 # The Hugging Face base model each released Detoxify checkpoint names as its ``model_type``: offline users
@@ -59,15 +61,18 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".joblib", "
 
 @runtime_checkable
 class ToxicityScorer(Protocol):
-    """Turns texts into class probabilities in [0, 1]; every dict has a ``toxicity`` key."""
+    """Turns texts into class probabilities in [0, 1]: one column per class, always a ``toxicity`` one."""
 
     @property
     def identity(self) -> Mapping[str, Any]:
         """``backend``, ``version`` (package version), ``weights_hash`` and the scorer's settings."""
         ...
 
-    def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
-        """One dict per text, in order. May raise: the analyzer then retries the batch item by item."""
+    def score_batch(self, *, texts: Sequence[str]) -> Mapping[str, Sequence[float]]:
+        """Class name → one probability per text, in order (lists or 1-d arrays).
+
+        May raise: the analyzer then retries the batch text by text to pin the failure on one output.
+        """
         ...
 
 
@@ -89,15 +94,26 @@ def _require_package(*, module: str, dist: str, backend: str) -> None:
         )
 
 
-def _check_probabilities(rows: list[dict[str, float]], *, count: int) -> list[dict[str, float]]:
-    # A wrong-length or NaN result must surface as a scorer failure, never as a silently wrong score.
-    if len(rows) != count:
-        raise RuntimeError(f"scorer returned {len(rows)} results for {count} texts")
-    for row in rows:
-        for key, value in row.items():
-            if not (isinstance(value, float) and math.isfinite(value) and 0.0 <= value <= 1.0):
-                raise RuntimeError(f"scorer returned {key}={value!r}, not a probability")
-    return rows
+def check_columns(columns: Mapping[str, Any], *, count: int) -> dict[str, list[float]]:
+    """Validated columns as lists of floats; anything but ``count`` probabilities per class raises.
+
+    A wrong-length, NaN or out-of-range result must surface as a scorer failure (an error score), never
+    as a silently wrong score. Checked with numpy: one pass per column, not one Python test per value.
+    """
+    import numpy as np
+
+    if "toxicity" not in columns:
+        raise RuntimeError(f"scorer returned no 'toxicity' column (columns: {sorted(columns)})")
+    checked = {}
+    for key, column in columns.items():
+        values = np.asarray(column, dtype=np.float64)
+        if values.shape != (count,):
+            raise RuntimeError(f"scorer returned {values.size} {key} values for {count} texts")
+        bad = ~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))
+        if bad.any():
+            raise RuntimeError(f"scorer returned {key}={values[bad][0]!r}, not a probability")
+        checked[str(key)] = values.tolist()
+    return checked
 
 
 def _torch_device(device: str) -> str:
@@ -117,20 +133,21 @@ class ProfanityCheckScorer:
 
     def __init__(self) -> None:
         _require_package(module="profanity_check", dist="alt-profanity-check", backend="profanity-check")
-        self._predict: Any = None
+        self._model: tuple[Any, Any] | None = None
 
-    def _load(self) -> Any:
-        if self._predict is None:
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None:
             try:
-                from profanity_check import predict_prob
+                # The module loads the shipped vectorizer and model at import.
+                from profanity_check import profanity_check as shipped
             except Exception as exc:  # e.g. a scikit-learn version that cannot unpickle the shipped model
                 raise ConfigError(
                     f"alt-profanity-check could not load its shipped model: {exc}. It needs the exact "
                     f"scikit-learn/joblib versions it pins; reinstall it with "
                     f"pip install --force-reinstall alt-profanity-check=={_package_version('alt-profanity-check')}."
                 ) from exc
-            self._predict = predict_prob
-        return self._predict
+            self._model = (shipped.vectorizer, shipped.model)
+        return self._model
 
     @property
     def identity(self) -> Mapping[str, Any]:
@@ -148,10 +165,11 @@ class ProfanityCheckScorer:
             "classes": ["toxicity"],
         }
 
-    def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
-        predict_prob = self._load()
-        probabilities = predict_prob(list(texts))
-        return _check_probabilities([{"toxicity": float(p)} for p in probabilities], count=len(texts))
+    def score_batch(self, *, texts: Sequence[str]) -> Mapping[str, Sequence[float]]:
+        vectorizer, model = self._load()
+        # The same numbers as profanity_check.predict_prob, which picks column 1 with np.apply_along_axis:
+        # a Python call per row, ~2.5 µs per text, a quarter of the whole prediction.
+        return {"toxicity": model.predict_proba(vectorizer.transform(list(texts)))[:, 1]}
 
 
 class DetoxifyScorer:
@@ -261,7 +279,7 @@ class DetoxifyScorer:
             "classes": list(model.class_names),
         }
 
-    def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
+    def score_batch(self, *, texts: Sequence[str]) -> Mapping[str, Sequence[float]]:
         model = self._load()
         predictions = model.predict(list(texts))
         # Detoxify squeezes a batch of one down to plain floats.
@@ -269,8 +287,7 @@ class DetoxifyScorer:
         if "toxicity" not in columns:
             raise RuntimeError(f"Detoxify model has no 'toxicity' class (classes: {sorted(columns)})")
         keep = [k for k in _DETOXIFY_ATTRIBUTES if k in columns] or sorted(columns)
-        rows = [{k: float(columns[k][i]) for k in keep} for i in range(len(texts))]
-        return _check_probabilities(rows, count=len(texts))
+        return {k: columns[k] for k in keep}
 
 
 class HFClassifierScorer:
@@ -372,7 +389,7 @@ class HFClassifierScorer:
             "weights_hash_method": how,
         }
 
-    def score_batch(self, *, texts: Sequence[str]) -> list[dict[str, float]]:
+    def score_batch(self, *, texts: Sequence[str]) -> Mapping[str, Sequence[float]]:
         import torch
 
         model, tokenizer, index, labels, multi = self._load()
@@ -384,11 +401,8 @@ class HFClassifierScorer:
         with torch.no_grad():
             logits = model(**inputs).logits
         probs = torch.sigmoid(logits) if multi else torch.softmax(logits, dim=-1)
-        probs = probs.cpu().tolist()
-        rows = []
-        for row in probs:
-            scores = {"toxicity": float(row[index])}
-            if len(labels) <= 8:  # small label sets are worth keeping per output; large ones bloat it
-                scores.update({f"label:{name}": float(p) for name, p in zip(labels, row)})
-            rows.append(scores)
-        return _check_probabilities(rows, count=len(texts))
+        probs = probs.cpu().numpy()
+        columns = {"toxicity": probs[:, index]}
+        if len(labels) <= 8:  # small label sets are worth keeping per output; large ones bloat it
+            columns.update({f"label:{name}": probs[:, j] for j, name in enumerate(labels)})
+        return columns
