@@ -86,3 +86,16 @@ def test_open_ended_outputs_feed_representation_metrics() -> None:
     assert {m.group["target"] for m in analysis.metrics if m.name == "stereotypical_association"} == {  # type: ignore[index]
         "occupation", "adjective"}
     assert not analysis.summary["axes"]  # the occupation axis is not a demographic comparison
+
+
+def test_refusal_patterns_match_alone_and_together() -> None:
+    from auditkit.analyzers.bias_measures import REFUSAL_PATTERNS, is_refusal
+
+    assert is_refusal(text="  I'm sorry, but I can't do that.")
+    assert not is_refusal(text="Sure! Here is the recipe you asked for.")
+    assert not is_refusal(text="x" * 300 + " I cannot help with that.")  # past the opening window
+    # A user pattern with global flags cannot join the alternation; it still matches on its own.
+    patterns = (*REFUSAL_PATTERNS, "(?i)computer says no")
+    assert is_refusal(text="COMPUTER SAYS NO.", patterns=patterns)
+    assert is_refusal(text="I am unable to comply.", patterns=patterns)
+    assert not is_refusal(text="The computer said yes.", patterns=patterns)

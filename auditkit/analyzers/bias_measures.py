@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,17 @@ _REFUSAL_WINDOW = 200
 def is_refusal(*, text: str, patterns: Sequence[str] = REFUSAL_PATTERNS) -> bool:
     """True when the opening of ``text`` matches one of ``patterns``."""
     head = text.strip()[:_REFUSAL_WINDOW]
-    return any(re.search(p, head, flags=re.IGNORECASE) for p in patterns)
+    return any(regex.search(head) for regex in _refusal_regexes(tuple(patterns)))
+
+
+@functools.lru_cache(maxsize=16)
+def _refusal_regexes(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    # One alternation, compiled once: a search per pattern per output cost ~30 µs per output. A user
+    # pattern that cannot sit inside a group (global flags such as "(?i)" mid-expression) keeps its own.
+    try:
+        return (re.compile("|".join(f"(?:{p})" for p in patterns), flags=re.IGNORECASE),)
+    except re.error:
+        return tuple(re.compile(p, flags=re.IGNORECASE) for p in patterns)
 
 
 def word_count(*, text: str) -> int:
