@@ -103,3 +103,26 @@ def test_report_of_hostile_outputs_is_inert_in_headless_chromium(tmp_path: Path)
     assert MARKER not in log.title and log.title.startswith("Audit report:")
     assert log.probes["iframes"] == 0 and log.probes["imgs"] == 0 and log.probes["onerror_attrs"] == 0
     assert "Executive summary" in log.probes["body_text"]
+
+
+def test_outputs_jsonl_lines_are_strict_json_even_with_nan_and_numpy_scores(tmp_path) -> None:  # noqa: ANN001
+
+
+    import numpy as np
+
+    from auditkit.engine.results import iter_outputs, write_outputs
+    from auditkit.records import Generation, Prompt, Score
+
+    prompts = [Prompt(id=f"p{i}", suite="s", template="t", prompt="hi", attributes={"group": "a"}) for i in range(3)]
+    generations = {p.id: Generation(prompt_id=p.id, output=f"out {p.id}") for p in prompts}
+    scores = {
+        "p0": [Score(prompt_id="p0", analyzer="a", name="m", value=0.25)],
+        "p1": [Score(prompt_id="p1", analyzer="a", name="m", value=float("nan"))],
+        "p2": [Score(prompt_id="p2", analyzer="a", name="m", value=np.float32(0.5))],  # type: ignore[arg-type]
+    }
+    path = tmp_path / "outputs.jsonl"
+    assert write_outputs(path=path, prompts=prompts, generations=generations, scores=scores) == 3
+    lines = [json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+             for text in path.read_text(encoding="utf-8").splitlines()]
+    assert [line["scores"]["a.m"] for line in lines] == [0.25, None, 0.5]
+    assert [line["id"] for line in iter_outputs(run_dir=tmp_path)] == ["p0", "p1", "p2"]

@@ -58,6 +58,10 @@ def json_safe(value: Any) -> Any:
 
 def output_line(*, prompt: Prompt, generation: Generation, scores: Sequence[Score]) -> dict[str, Any]:
     """One outputs.jsonl object (the contract in DESIGN.md, plus finish_reason, cpu_s and score errors)."""
+    return json_safe(_line(prompt=prompt, generation=generation, scores=scores))
+
+
+def _line(*, prompt: Prompt, generation: Generation, scores: Sequence[Score]) -> dict[str, Any]:
     line: dict[str, Any] = {
         "id": prompt.id,
         "suite": prompt.suite,
@@ -100,7 +104,16 @@ def output_line(*, prompt: Prompt, generation: Generation, scores: Sequence[Scor
     line["scores"] = values
     line["labels"] = labels
     line["score_errors"] = errors
-    return json_safe(line)
+    return line
+
+
+def _dumps_line(line: dict[str, Any]) -> str:
+    # Nearly every line is plain JSON already; walking it with json_safe cost more than encoding it.
+    # NaN/inf (ValueError) or a numpy scalar (TypeError) sends the line through json_safe.
+    try:
+        return json.dumps(line, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(json_safe(line), ensure_ascii=False, allow_nan=False)
 
 
 def _atomic_writer(path: Path) -> tuple[Any, Path]:
@@ -122,10 +135,8 @@ def write_outputs(
     try:
         with handle:
             for prompt in prompts:
-                line = output_line(
-                    prompt=prompt, generation=generations[prompt.id], scores=scores.get(prompt.id, ())
-                )
-                handle.write(json.dumps(line, ensure_ascii=False, allow_nan=False))
+                line = _line(prompt=prompt, generation=generations[prompt.id], scores=scores.get(prompt.id, ()))
+                handle.write(_dumps_line(line))
                 handle.write("\n")
                 count += 1
         os.replace(tmp, path)
