@@ -25,6 +25,20 @@ An analyzer may set ``scope = "run"`` (default ``"probes"``): once any probe of 
 every output of the run, not only those of the probes that name it — energy is the cost of the whole
 audit, broken down by suite and probe.
 
+Two optional members make reruns cheap (both may be absent; the engine reads them with ``getattr``):
+
+- ``cache_scores = True`` declares that the scores of one output depend only on the analyzer's
+  ``identity`` and options, the ``Prompt`` and the ``Generation`` — not on other outputs, the clock, the
+  network or files the identity does not fingerprint. The engine then stores them in the run cache and a
+  rerun reuses them instead of scoring again. Absent means ``False``: a plugin is never cached unless it
+  says so, since a wrongly cached score is silently stale.
+- ``load()`` loads whatever scoring needs (a model, a lexicon). The engine calls it before generation
+  when the run has outputs for this analyzer to score, so a scorer that cannot load stops the run
+  (``ConfigError``, exit 2) before hours of generation — and not at all when every score is cached.
+  It is an early check, not a precondition: ``score`` must still load on first use (remote executors
+  build fresh analyzers and only call ``score``). ``identity`` must stay cheap either way (no model
+  load), since it is read for cache keys on every run.
+
 Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
 scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
 never 0. ``aggregate`` sees every score of the run for its items — an analyzer may use another's
@@ -46,6 +60,8 @@ __all__ = [
     "Observation",
     "analyzers",
     "build_analyzer",
+    "caches_scores",
+    "load_analyzer",
 ]
 
 
@@ -98,6 +114,18 @@ analyzers: Registry[AnalyzerFactory] = Registry(
         "auditkit.analyzers.energy",
     ),
 )
+
+
+def caches_scores(analyzer: Analyzer) -> bool:
+    """Whether ``analyzer`` declared ``cache_scores = True`` (anything else, or nothing, means no)."""
+    return getattr(analyzer, "cache_scores", False) is True
+
+
+def load_analyzer(analyzer: Analyzer) -> None:
+    """Call the analyzer's optional ``load()`` (a ``ConfigError`` from it stops the run, exit 2)."""
+    load = getattr(analyzer, "load", None)
+    if callable(load):
+        load()
 
 
 def build_analyzer(*, name: str, options: Mapping[str, Any]) -> Analyzer:

@@ -82,6 +82,7 @@ _OPTIONS = {
 
 class BiasAnalyzer:
     name = "bias"
+    cache_scores = True  # per-output measures depend only on identity, options, prompt and output
 
     def __init__(self, *, options: Mapping[str, Any]) -> None:
         unknown = sorted(set(options) - _OPTIONS)

@@ -103,6 +103,7 @@ class EnergyAnalyzer:
     name = "energy"
     scope = "run"  # the cost of every generation in the audit, not only the energy workload's
     batch_size = 4096
+    cache_scores = True  # scores read only the generation's measured fields and the options
 
     def __init__(self, *, options: EnergyOptions | None = None) -> None:
         from auditkit.energy.carbon import grid_intensity

@@ -124,6 +124,7 @@ class MemorizationAnalyzer:
     name = "memorization"
     scope = "run"  # PII is sought in every output of the audit; extraction only where a reference exists
     batch_size = 256
+    cache_scores = True  # scores read only the prompt (its reference) and the output; exposure is aggregated
 
     def __init__(self, *, options: MemorizationOptions) -> None:
         self.options = options

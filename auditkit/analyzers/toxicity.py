@@ -167,6 +167,7 @@ class ToxicityAnalyzer:
     """Scores outputs with ``scorer`` (batched) and aggregates the toxicity metrics."""
 
     name = "toxicity"
+    cache_scores = True  # an output's score depends only on the scorer identity, threshold and text
 
     def __init__(
         self,
@@ -198,6 +199,10 @@ class ToxicityAnalyzer:
             "threshold": self.threshold,
             "options": dict(self.options),
         }
+
+    def load(self) -> None:
+        """Load the scorer's model now (the engine does, before generation, when outputs will be scored)."""
+        getattr(self.scorer, "_load", lambda: None)()
 
     # ---------------------------------------------------------------- scoring
 

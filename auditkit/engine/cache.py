@@ -1,4 +1,5 @@
-"""The generation cache: a SQLite file mapping (model, decoding config, prompt) to a stored Generation.
+"""The run cache: a SQLite file mapping (model, decoding config, prompt) to a stored Generation, and
+(analyzer identity, prompt, generation) to that analyzer's scores of the output.
 
 Why SQLite: one file, safe for concurrent readers (WAL), and a committed transaction survives a SIGKILL —
 the engine commits once per finished batch, so an interrupted run loses at most one batch and a rerun
@@ -7,30 +8,44 @@ resumes where it stopped. Failed generations are never stored, so a rerun retrie
 The key covers everything that changes an output: the adapter identity (model, revision, weights hash,
 output-relevant settings), the effective ``GenerationConfig``, the prompt id and a hash of the rendered
 prompt content (so editing a template's text misses even if its id did not change).
+
+Scores live in a second table of the same file, for analyzers that declare ``cache_scores = True``
+(their scores of an output depend on nothing but their identity and options, the prompt and the
+generation). The score key hashes exactly those; a rerun over cached generations then re-aggregates
+without loading a scorer. Scores with ``error`` set are never stored, so a transient scorer failure is
+retried by the next run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from auditkit.errors import CacheError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, Prompt, Score
 
 __all__ = [
     "GenerationCache",
     "GenerationStore",
     "NullCache",
+    "analyzer_key",
     "cache_key",
     "default_cache_path",
     "open_cache",
+    "output_digest",
+    "score_key",
 ]
 
+# The scores table was added without a version bump: ``CREATE TABLE IF NOT EXISTS`` upgrades a version 1
+# file in place, and an older auditkit simply ignores the table.
 SCHEMA_VERSION = 1
+# Bump when the meaning of a cached score changes in a way identities do not capture.
+_SCORE_KEY_VERSION = 1
 # SQLite's default limit on host parameters is 999 in old builds; stay well below it.
 _CHUNK = 500
 
@@ -58,12 +73,61 @@ def cache_key(*, identity_key: str, config: GenerationConfig, prompt: Prompt) ->
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _hash(value: object) -> str:
+    # default=str: identities may hold paths or other plain objects; their text is what identifies them.
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def analyzer_key(*, name: str, identity: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+    """sha256 over the analyzer's name, identity (scorer, version, weights hash) and effective options.
+
+    The options are hashed whole (not only those the identity repeats): an option that changes scores but
+    not the identity (bias ``mask_group``, ``refusal_patterns``) must miss too. The auditkit version is
+    included because the per-output code of the built-in analyzers ships with it.
+    """
+    from auditkit import __version__
+
+    return _hash([_SCORE_KEY_VERSION, __version__, name, dict(identity), dict(options)])
+
+
+# Fields of a generation that are its content; ``cached`` is bookkeeping of the run that read it.
+_GENERATION_CONTENT = tuple(f.name for f in dataclasses.fields(Generation) if f.name != "cached")
+_PROMPT_CONTENT = tuple(f.name for f in dataclasses.fields(Prompt) if f.name != "analyzers")
+
+
+def output_digest(*, prompt: Prompt, generation: Generation) -> str:
+    """sha256 over the prompt record and the generation's content: what an output's scores depend on,
+    besides the analyzer.
+
+    The prompt's ``analyzers`` list is left out: naming one more analyzer in a probe must not throw away
+    the other analyzers' scores. Built field by field (tuples serialise as lists), not with ``to_dict``:
+    ``dataclasses.asdict`` deep-copies every token list, a measurable cost on every rerun.
+    """
+    prompt_data = {f: getattr(prompt, f) for f in _PROMPT_CONTENT}
+    if prompt.messages is not None:
+        prompt_data["messages"] = [[m.role, m.content] for m in prompt.messages]
+    generation_data = {f: getattr(generation, f) for f in _GENERATION_CONTENT}
+    return _hash([prompt_data, generation_data])
+
+
+def score_key(*, analyzer: str, output: str) -> str:
+    """The key of one output's scores: an ``analyzer_key`` and an ``output_digest``."""
+    return hashlib.sha256(f"{analyzer}:{output}".encode()).hexdigest()
+
+
 class GenerationStore(Protocol):
     """What the engine needs from a cache (the SQLite one, or ``NullCache`` for ``--no-cache``)."""
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Generation]: ...
 
     def put_many(self, items: Iterable[tuple[str, Generation]]) -> int: ...
+
+    def present_scores(self, keys: Sequence[str]) -> set[str]: ...
+
+    def get_scores(self, keys: Sequence[str]) -> dict[str, tuple[Score, ...]]: ...
+
+    def put_scores(self, items: Iterable[tuple[str, str, Sequence[Score]]]) -> int: ...
 
     def close(self) -> None: ...
 
@@ -77,6 +141,15 @@ class NullCache:
         return {}
 
     def put_many(self, items: Iterable[tuple[str, Generation]]) -> int:
+        return 0
+
+    def present_scores(self, keys: Sequence[str]) -> set[str]:
+        return set()
+
+    def get_scores(self, keys: Sequence[str]) -> dict[str, tuple[Score, ...]]:
+        return {}
+
+    def put_scores(self, items: Iterable[tuple[str, str, Sequence[Score]]]) -> int:
         return 0
 
     def close(self) -> None:
@@ -125,27 +198,46 @@ class GenerationCache:
             elif row[0] != str(SCHEMA_VERSION):
                 db.execute("ROLLBACK")
                 raise self._error(f"has schema version {row[0]}, this auditkit uses {SCHEMA_VERSION}")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS scores ("
+                " key TEXT PRIMARY KEY, analyzer TEXT NOT NULL, data TEXT NOT NULL,"
+                " created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
             db.execute("COMMIT")
         except sqlite3.DatabaseError:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Generation]:
-        """Stored generations for those ``keys`` that are present (marked ``cached=True``)."""
-        found: dict[str, Generation] = {}
+    def _select(self, sql: str, keys: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (a ``... WHERE key IN ({marks})`` query) over ``keys``, chunked."""
         unique = list(dict.fromkeys(keys))
         try:
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT key, data FROM generations WHERE key IN ({marks})", chunk)
-                for key, data in rows:
-                    payload = json.loads(data)
-                    payload["cached"] = True
-                    found[key] = Generation.from_dict(payload)
+                yield from self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
         except sqlite3.DatabaseError as exc:
             raise self._error(f"could not be read ({exc})") from None
+
+    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``rows`` in one transaction: a batch is stored whole or not at all."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise self._error(f"could not be written ({exc})") from None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Generation]:
+        """Stored generations for those ``keys`` that are present (marked ``cached=True``)."""
+        found: dict[str, Generation] = {}
+        try:
+            for key, data in self._select("SELECT key, data FROM generations WHERE key IN ({marks})", keys):
+                payload = json.loads(data)
+                payload["cached"] = True
+                found[key] = Generation.from_dict(payload)
         except (ValueError, TypeError) as exc:
             raise self._error(f"holds an unreadable entry ({exc})") from None
         return found
@@ -157,19 +249,38 @@ class GenerationCache:
             for key, gen in items
             if gen.ok
         ]
-        if not rows:
-            return 0
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO generations (key, prompt_id, data) VALUES (?, ?, ?)", rows
-            )
-            self._db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise self._error(f"could not be written ({exc})") from None
+        if rows:
+            self._write("INSERT OR REPLACE INTO generations (key, prompt_id, data) VALUES (?, ?, ?)", rows)
         return len(rows)
+
+    def present_scores(self, keys: Sequence[str]) -> set[str]:
+        """Those ``keys`` that have stored scores (nothing is decoded: a cheap pre-generation check)."""
+        return {key for (key,) in self._select("SELECT key FROM scores WHERE key IN ({marks})", keys)}
+
+    def get_scores(self, keys: Sequence[str]) -> dict[str, tuple[Score, ...]]:
+        """Stored scores of one output per present key (possibly none: an output may have no scores)."""
+        found: dict[str, tuple[Score, ...]] = {}
+        try:
+            for key, data in self._select("SELECT key, data FROM scores WHERE key IN ({marks})", keys):
+                found[key] = tuple(Score.from_dict(item) for item in json.loads(data))
+        except (ValueError, TypeError) as exc:
+            raise self._error(f"holds an unreadable entry ({exc})") from None
+        return found
+
+    def put_scores(self, items: Iterable[tuple[str, str, Sequence[Score]]]) -> int:
+        """Store (key, analyzer, scores of one output) in one transaction; outputs with an error score
+        are skipped so a rerun scores them again."""
+        rows = [
+            (key, analyzer, json.dumps([s.to_dict() for s in scores], ensure_ascii=False))
+            for key, analyzer, scores in items
+            if all(s.error is None for s in scores)
+        ]
+        if rows:
+            self._write("INSERT OR REPLACE INTO scores (key, analyzer, data) VALUES (?, ?, ?)", rows)
+        return len(rows)
+
+    def count_scores(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM generations").fetchone()[0])

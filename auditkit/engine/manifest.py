@@ -173,8 +173,13 @@ def build_manifest(
     created_at: str,
     duration_s: float,
     reason: str | None,
+    scores: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The ``manifest`` object of results.json (see the schema in ``auditkit/schemas``)."""
+    """The ``manifest`` object of results.json (see the schema in ``auditkit/schemas``).
+
+    ``scores``: how many outputs × analyzers had their scores from the cache (``cached``) and how many
+    were scored in this run (``computed``); recorded under ``cache.scores``.
+    """
     from auditkit import __version__
 
     configs: dict[str, dict[str, Any]] = {}
@@ -203,6 +208,7 @@ def build_manifest(
         "cache": {
             "enabled": request.use_cache,
             "path": str(request.cache_path or default_cache_path()) if request.use_cache else None,
+            "scores": dict(scores or {"cached": 0, "computed": 0}),
         },
         "executor": {"kind": request.executor, "ray_address": request.ray_address,
                      "ray_replicas": request.ray_replicas},

@@ -3,7 +3,9 @@
 The model is touched only for prompts the cache lacks: the adapter is built first (its identity is cheap
 and loads no weights), the whole plan is looked up, and a fully cached rerun never calls ``generate``.
 Each finished batch is committed to the cache at once, so an interrupted run (Ctrl-C, SIGKILL, a crashed
-node) loses at most one batch and the next run resumes from there.
+node) loses at most one batch and the next run resumes from there. Scores of analyzers that allow it are
+cached the same way; before generating, the engine loads exactly the scorers that will have outputs to
+score — a broken one stops the run (exit 2) before any generation, and a fully cached rerun loads none.
 
 Failures are counted, never papered over: a failed generation is an error record (not an empty output), a
 crashed scorer yields error scores (never 0). When more than ``max_error_rate`` of the generations (or of
@@ -21,15 +23,18 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from auditkit.adapters.base import Adapter, ModelSpec, build_adapter, parse_model_spec
+from auditkit.analyzers.base import Analyzer
 from auditkit.energy.meter import open_meter
 from auditkit.engine.analysis import (
     RunTally,
+    ScoreCachePlan,
     aggregate_scores,
     analyzer_options,
     build_analyzers,
+    prepare_scoring,
     score_outputs,
 )
-from auditkit.engine.cache import cache_key, open_cache
+from auditkit.engine.cache import GenerationStore, cache_key, open_cache
 from auditkit.engine.executor import (
     AdapterSource,
     Executor,
@@ -173,6 +178,36 @@ def _batches(plan: Plan, keys: Mapping[str, str], missing: set[str], size: int) 
     return batches
 
 
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """What the cache already holds for this run, found before anything is generated."""
+
+    keys: Mapping[str, str]
+    """Generation cache key per prompt id."""
+    cached: Mapping[str, Generation]
+    """Cached generations per prompt id."""
+    scoring: ScoreCachePlan
+
+
+def _look_up(
+    *,
+    plan: Plan,
+    adapter: Adapter,
+    analyzers: Mapping[str, Analyzer],
+    options: Mapping[str, Mapping[str, Any]],
+    cache: GenerationStore,
+) -> _Lookup:
+    """Look the plan up in the cache, then load the scorers that will have outputs to score."""
+    identity_key = adapter.identity.key
+    keys = {
+        p.id: cache_key(identity_key=identity_key, config=plan.configs[p.id], prompt=p) for p in plan.prompts
+    }
+    found = cache.get_many(list(keys.values()))
+    cached = {pid: found[key] for pid, key in keys.items() if key in found}
+    scoring = prepare_scoring(plan=plan, analyzers=analyzers, options=options, cached=cached, store=cache)
+    return _Lookup(keys=keys, cached=cached, scoring=scoring)
+
+
 def _generate(
     *,
     request: AuditRequest,
@@ -182,62 +217,55 @@ def _generate(
     executor: Executor,
     progress: Progress,
     tally: RunTally,
+    cache: GenerationStore,
+    lookup: _Lookup,
 ) -> dict[str, Generation]:
-    cache = open_cache(path=request.cache_path, enabled=request.use_cache)
-    try:
-        identity_key = adapter.identity.key
-        keys = {
-            p.id: cache_key(identity_key=identity_key, config=plan.configs[p.id], prompt=p)
-            for p in plan.prompts
-        }
-        found = cache.get_many(list(keys.values()))
-        generations = {pid: found[key] for pid, key in keys.items() if key in found}
-        tally.cached = len(generations)
-        missing = {p.id for p in plan.prompts} - generations.keys()
-        progress.log(
-            f"plan: {len(plan.prompts)} prompts, {tally.cached} cached, {len(missing)} to generate, "
-            f"analyzers: {', '.join(plan.analyzer_names) or 'none'}"
-        )
-        if not missing:
-            return generations
-        size = request.batch_size or int(getattr(adapter, "default_batch_size", 8) or 8)
-        batches = _batches(plan, keys, missing, size)
-        budget = request.max_error_rate * len(missing)
-        task = progress.task(description="generating", total=len(missing))
-
-        def on_batch(outcome: GenerationOutcome) -> bool:
-            batch = [_encodable(g) for g in outcome.generations]
-            cache.put_many(zip(outcome.batch.keys, batch, strict=True))
-            for gen in batch:
-                generations[gen.prompt_id] = gen
-            failed = sum(1 for g in batch if not g.ok)
-            tally.attempted += len(batch)
-            tally.errors += failed
-            tally.generated += len(batch) - failed
-            task.advance(len(batch))
-            # Stop once the budget cannot be met any more, or once enough attempts show the rate is exceeded.
-            over = tally.errors > budget or (
-                tally.attempted >= _MIN_ATTEMPTS_TO_STOP
-                and tally.errors / tally.attempted > request.max_error_rate
-            )
-            if over and tally.attempted < len(missing):
-                tally.stopped = True
-                progress.warn(
-                    f"{tally.errors} of {tally.attempted} generations failed "
-                    f"(> --max-error-rate {request.max_error_rate:g}); stopping generation."
-                )
-                return False
-            return True
-
-        try:
-            executor.generate(
-                adapter=AdapterSource(spec=spec, local=adapter), batches=batches, on_batch=on_batch
-            )
-        finally:
-            task.finish()
+    keys = lookup.keys
+    generations = dict(lookup.cached)
+    tally.cached = len(generations)
+    missing = {p.id for p in plan.prompts} - generations.keys()
+    progress.log(
+        f"plan: {len(plan.prompts)} prompts, {tally.cached} cached, {len(missing)} to generate, "
+        f"analyzers: {', '.join(plan.analyzer_names) or 'none'}"
+    )
+    if not missing:
         return generations
+    size = request.batch_size or int(getattr(adapter, "default_batch_size", 8) or 8)
+    batches = _batches(plan, keys, missing, size)
+    budget = request.max_error_rate * len(missing)
+    task = progress.task(description="generating", total=len(missing))
+
+    def on_batch(outcome: GenerationOutcome) -> bool:
+        batch = [_encodable(g) for g in outcome.generations]
+        cache.put_many(zip(outcome.batch.keys, batch, strict=True))
+        for gen in batch:
+            generations[gen.prompt_id] = gen
+        failed = sum(1 for g in batch if not g.ok)
+        tally.attempted += len(batch)
+        tally.errors += failed
+        tally.generated += len(batch) - failed
+        task.advance(len(batch))
+        # Stop once the budget cannot be met any more, or once enough attempts show the rate is exceeded.
+        over = tally.errors > budget or (
+            tally.attempted >= _MIN_ATTEMPTS_TO_STOP
+            and tally.errors / tally.attempted > request.max_error_rate
+        )
+        if over and tally.attempted < len(missing):
+            tally.stopped = True
+            progress.warn(
+                f"{tally.errors} of {tally.attempted} generations failed "
+                f"(> --max-error-rate {request.max_error_rate:g}); stopping generation."
+            )
+            return False
+        return True
+
+    try:
+        executor.generate(
+            adapter=AdapterSource(spec=spec, local=adapter), batches=batches, on_batch=on_batch
+        )
     finally:
-        cache.close()
+        task.finish()
+    return generations
 
 
 def _gate(request: AuditRequest, data: dict[str, Any], run_dir: Path) -> tuple[dict[str, Any], bool]:
@@ -289,11 +317,50 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
     plan = build_plan(request=request)
     adapter = build_adapter(spec=spec)  # cheap: weights load on the first generate
     identity = adapter.identity
+    cache: GenerationStore | None = None
     try:
         analyzers = build_analyzers(plan=plan, identity=identity)
+        options = analyzer_options(plan=plan, identity=identity)
+        cache = open_cache(path=request.cache_path, enabled=request.use_cache)
+        lookup = _look_up(plan=plan, adapter=adapter, analyzers=analyzers, options=options, cache=cache)
     except BaseException:
         adapter.close()
+        if cache is not None:
+            cache.close()
         raise
+    try:
+        return _run(
+            request=request,
+            spec=spec,
+            plan=plan,
+            adapter=adapter,
+            analyzers=analyzers,
+            options=options,
+            cache=cache,
+            lookup=lookup,
+            created_at=created_at,
+            started=started,
+            executor=executor,
+        )
+    finally:
+        cache.close()
+
+
+def _run(
+    *,
+    request: AuditRequest,
+    spec: ModelSpec,
+    plan: Plan,
+    adapter: Adapter,
+    analyzers: Mapping[str, Analyzer],
+    options: Mapping[str, Mapping[str, Any]],
+    cache: GenerationStore,
+    lookup: _Lookup,
+    created_at: str,
+    started: float,
+    executor: Executor | None,
+) -> AuditResult:
+    identity = adapter.identity
     out = Path(request.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -322,6 +389,8 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
                 executor=runner,
                 progress=progress,
                 tally=tally,
+                cache=cache,
+                lookup=lookup,
             )
         except BaseException:
             _close_executor(owned)
@@ -342,11 +411,13 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
             items, scores = score_outputs(
                 plan=plan,
                 analyzers=analyzers,
-                options=analyzer_options(plan=plan, identity=identity),
+                options=options,
                 generations=generations,
                 executor=runner,
                 progress=progress,
                 tally=tally,
+                store=cache,
+                caching=lookup.scoring,
             )
         finally:
             _close_executor(owned)
@@ -379,6 +450,7 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
             created_at=created_at,
             duration_s=time.monotonic() - started,
             reason=reason,
+            scores={"cached": tally.scores_cached, "computed": tally.scores_computed},
         )
         data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
