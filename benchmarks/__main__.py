@@ -20,8 +20,9 @@ from pathlib import Path
 
 from benchmarks import REPO, Measure, machine
 
-BENCHMARKS = ("startup", "toxicity", "hf", "replay100k", "cache")
-"""In run order: cheapest first. Module ``benchmarks.bench_<name>``."""
+BENCHMARKS = ("startup", "toxicity", "hf", "replay100k", "cache", "garak")
+"""In run order: cheapest first. Module ``benchmarks.bench_<name>``. ``garak`` returns no rows (and says why)
+when no garak interpreter is found (``AUDITKIT_GARAK_PYTHON``, default ``/tmp/garak-venv/bin/python``)."""
 OPTIONAL = {"ray_scaling": ("benchmarks.ray_scaling", "ray")}
 RESULTS_DIR = REPO / "benchmarks" / "results"
 RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
