@@ -21,7 +21,14 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from auditkit.stats.intervals import bootstrap_batch, bootstrap_difference_interval, bootstrap_kind
+from auditkit.stats.intervals import (
+    COMPRESS_RATIO,
+    bootstrap_batch,
+    bootstrap_difference_interval,
+    bootstrap_kind,
+    percentile_interval,
+    resample_sums,
+)
 
 __all__ = [
     "HomogeneityTest",
@@ -37,6 +44,8 @@ __all__ = [
 
 _BATCH = 20_000
 """Permutations evaluated per vectorized batch: bounds memory when many resamples are asked for."""
+_MAX_LOOKUPS = 1 << 20
+"""Random bytes per batch of the table-lookup sign-flip test (two 8-byte lookups per byte)."""
 _NUMPY_SIGN_FLIP_MIN = 1000
 """From this many pairs the sign-flip test runs in numpy: scipy's ``permutation_test`` builds each
 paired permutation element by element (33k pairs: 137 s, and a 20,000 × n batch); the test is the same."""
@@ -177,26 +186,64 @@ def _sign_flip_p_value(*, d: np.ndarray, permutations: int, seed: int) -> float:
     Under the null each pair's difference is equally likely either sign; the null distribution is the
     mean of randomly sign-flipped differences. p = 2 · min(P(T* ≤ T), P(T* ≥ T)) with the +1 correction
     of randomised tests and scipy's relative tolerance for ties.
+
+    When the differences take few distinct magnitudes (rates: 0 or ±1; counts; rounded scores) the
+    flipped sum is drawn exactly by magnitude: the c_k pairs with |d| = v_k contribute v_k · (2·B_k − c_k)
+    with B_k ~ Binomial(c_k, ½) (zero differences contribute nothing), K draws per resample instead of n.
     """
     rng = np.random.default_rng(seed)
     observed = float(d.mean())
-    total = float(d.sum())
     gamma = abs(1e-14 * observed)
+    magnitudes, counts = np.unique(np.abs(d[d != 0]), return_counts=True)
+    by_magnitude = magnitudes.size * COMPRESS_RATIO <= d.size
+    if by_magnitude:
+        offset = float(magnitudes @ counts)
+        batch = max(1, 4_000_000 // max(1, magnitudes.size))
+    else:
+        flips = _NibbleSums(d=d)
+        batch = max(1, _MAX_LOOKUPS // flips.width)
     less = greater = 0
-    batch = bootstrap_batch(n=int(d.size))
     done = 0
     while done < permutations:
         size = min(batch, permutations - done)
-        # One random bit per pair (8 per drawn byte): sum(±d) = 2·sum(d where bit) − sum(d).
-        bits = np.unpackbits(rng.integers(0, 256, size=(size, (d.size + 7) // 8), dtype=np.uint8),
-                             axis=1, count=d.size)
-        null = (2.0 * (bits.astype(np.float64) @ d) - total) / d.size
+        if by_magnitude:
+            heads = rng.binomial(counts, 0.5, size=(size, counts.size)).astype(np.float64)
+            null = (2.0 * (heads @ magnitudes) - offset) / d.size
+        else:
+            null = flips.null_means(rng.integers(0, 256, size=(size, flips.width), dtype=np.uint8))
         less += int(np.count_nonzero(null <= observed + gamma))
         greater += int(np.count_nonzero(null >= observed - gamma))
         done += size
     p_less = (less + 1) / (permutations + 1)
     p_greater = (greater + 1) / (permutations + 1)
     return min(1.0, 2.0 * min(p_less, p_greater))
+
+
+class _NibbleSums:
+    """Sign-flipped means of ``d`` from random bytes, one bit per pair, by table lookup.
+
+    Bit k of byte j (most significant first, as ``np.unpackbits``) keeps pair 8j + k's sign; a set bit
+    adds its difference twice: mean = (2 · Σ d where set − Σ d) / n. Each half-byte selects one of the
+    16 subset sums of its 4 pairs, precomputed, so a resample costs n/4 cached lookups instead of an
+    n-long dot product with unpacked bits (3× faster at 33,000 pairs; same bytes, same test).
+    """
+
+    def __init__(self, *, d: np.ndarray) -> None:
+        self.n = int(d.size)
+        self.width = (self.n + 7) // 8
+        padded = np.zeros(self.width * 8)
+        padded[: self.n] = d
+        blocks = padded.reshape(self.width, 2, 4)
+        subsets = (np.arange(16)[:, None] >> np.arange(3, -1, -1)[None, :]) & 1  # (16, 4), first pair = MSB
+        self.high = np.ascontiguousarray(blocks[:, 0, :] @ subsets.T).ravel()  # pairs 8j..8j+3
+        self.low = np.ascontiguousarray(blocks[:, 1, :] @ subsets.T).ravel()  # pairs 8j+4..8j+7
+        self.offsets = np.arange(self.width, dtype=np.int64) * 16
+        self.total = float(d.sum())
+
+    def null_means(self, random_bytes: np.ndarray) -> np.ndarray:
+        kept = (self.high[self.offsets + (random_bytes >> 4)].sum(axis=1)
+                + self.low[self.offsets + (random_bytes & 15)].sum(axis=1))
+        return (2.0 * kept - self.total) / self.n
 
 
 def _paired_interval(*, d: np.ndarray, confidence: float, resamples: int, seed: int) -> tuple[float, float]:
@@ -206,7 +253,11 @@ def _paired_interval(*, d: np.ndarray, confidence: float, resamples: int, seed: 
     if d.size < 2 or np.ptp(d) == 0:
         value = float(d.mean())
         return value, value
-    for kind in dict.fromkeys((bootstrap_kind(n=int(d.size)), "percentile")):
+    if bootstrap_kind(n=int(d.size)) == "percentile":
+        means = resample_sums(rows=d, resamples=resamples, rng=np.random.default_rng(seed)) / d.size
+        low, high = percentile_interval(replicates=means, confidence=confidence)
+        return (low, high) if np.isfinite(low) and np.isfinite(high) else (float(d.mean()), float(d.mean()))
+    for kind in ("BCa", "percentile"):
         result = bootstrap((d,), np.mean, confidence_level=confidence, n_resamples=resamples,
                            method=kind, rng=np.random.default_rng(seed), vectorized=True,
                            batch=bootstrap_batch(n=int(d.size)))
