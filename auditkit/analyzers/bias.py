@@ -32,7 +32,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers
 from auditkit.analyzers.bias_compare import (
-    Row,
+    AxisTable,
     attach_mde,
     compare_groups,
     group_summary,
@@ -183,32 +183,51 @@ class BiasAnalyzer:
         return MEASURES[measure]["source"] if measure in MEASURES else (self.name, measure)
 
     def aggregate(self, *, items: Sequence[Observation], scores: Sequence[Score]) -> Analysis:
-        ids = {i.prompt.id for i in items}
-        table: dict[tuple[str, str, str], Score] = {}
-        for s in scores:
-            if s.prompt_id in ids:
-                table[(s.prompt_id, s.analyzer, s.name)] = s
-        present = [m for m in self.measures
-                   if any((i.prompt.id, *self._source(m)) in table for i in items)]
-        notes = [f"measure {m!r} skipped: no {'.'.join(self._source(m))} scores in this run"
+        sources = {m: self._source(m) for m in self.measures}
+        by_source: dict[tuple[str, str], dict[str, Score]] = {src: {} for src in sources.values()}
+        by_analyzer: dict[str, dict[str, dict[str, Score]]] = {}
+        for (analyzer, name), found in by_source.items():
+            by_analyzer.setdefault(analyzer, {})[name] = found
+        for s in scores:  # 700,000 scores at 100,000 outputs: two dict lookups each, no tuple built
+            names = by_analyzer.get(s.analyzer)
+            found = names.get(s.name) if names is not None else None
+            if found is not None:
+                found[s.prompt_id] = s
+        present = [m for m in self.measures if any(i.prompt.id in by_source[sources[m]] for i in items)]
+        notes = [f"measure {m!r} skipped: no {'.'.join(sources[m])} scores in this run"
                  for m in self.measures if m not in present]
-        rows: list[Row] = []
+        columns: dict[str, dict[str, list[Any]]] = {}
         open_texts: list[str] = []
         failed = 0
         for item in items:
             if not item.generation.ok:
                 failed += 1
                 continue
-            attrs = item.prompt.attributes
+            prompt = item.prompt
+            attrs = prompt.attributes
             if not attrs.get("axis") or not attrs.get("group") or attrs["axis"] in self.representation_axes:
                 open_texts.append(item.generation.output or "")
                 continue
-            values = {m: self._value(table.get((item.prompt.id, *self._source(m))), m) for m in present}
-            rows.append(Row(prompt_id=item.prompt.id, axis=str(attrs["axis"]), group=str(attrs["group"]),
-                            unit=item.prompt.pair or item.prompt.base_id or item.prompt.id,
-                            base_id=item.prompt.base_id or item.prompt.id, paired=item.prompt.pair is not None,
-                            values=values))
-        return self._conclude(rows=rows, open_texts=open_texts, present=present, notes=notes, failed=failed)
+            axis = columns.setdefault(str(attrs["axis"]), {k: [] for k in ("id", "group", "unit", "base", "paired")})
+            axis["id"].append(prompt.id)
+            axis["group"].append(str(attrs["group"]))
+            axis["unit"].append(prompt.pair or prompt.base_id or prompt.id)
+            axis["base"].append(prompt.base_id or prompt.id)
+            axis["paired"].append(prompt.pair is not None)
+        tables = [
+            AxisTable.build(axis=axis, prompt_ids=col["id"], groups=col["group"], units=col["unit"],
+                            base_ids=col["base"], paired=col["paired"],
+                            values={m: self._column(by_source[sources[m]], col["id"], m) for m in present})
+            for axis, col in columns.items()
+        ]
+        return self._conclude(tables=tables, open_texts=open_texts, present=present, notes=notes, failed=failed)
+
+    @staticmethod
+    def _column(found: Mapping[str, Score], ids: Sequence[str], measure: str) -> list[float | None]:
+        column = [found.get(pid) for pid in ids]
+        if measure == "toxic":
+            return [BiasAnalyzer._value(s, measure) for s in column]
+        return [None if s is None else s.value for s in column]  # None and non-finite become NaN
 
     @staticmethod
     def _value(score: Score | None, measure: str) -> float | None:
@@ -220,32 +239,25 @@ class BiasAnalyzer:
             return 1.0 if score.value >= 0.5 else 0.0
         return float(score.value)
 
-    def _conclude(self, *, rows: list[Row], open_texts: list[str], present: list[str], notes: list[str],
+    def _conclude(self, *, tables: list[AxisTable], open_texts: list[str], present: list[str], notes: list[str],
                   failed: int) -> Analysis:
         from auditkit.stats import adjust_p_values
 
-        axes: dict[str, list[str]] = {}
-        for r in rows:
-            groups = axes.setdefault(r.axis, [])
-            if r.group not in groups:
-                groups.append(r.group)
         summaries: dict[tuple[str, str, str], Any] = {}
         comparisons = []
         gaps = []
-        for axis, groups in axes.items():
-            axis_rows = [r for r in rows if r.axis == axis]
+        for table in tables:
             for measure in present:
                 kind = self._kind(measure)
-                for g_index, group in enumerate(groups):
-                    summaries[(axis, measure, group)] = group_summary(
-                        rows=[r for r in axis_rows if r.group == group], measure=measure, kind=kind,
+                for g_index, group in enumerate(table.groups):
+                    summaries[(table.axis, measure, group)] = group_summary(
+                        table=table, group=group, measure=measure, kind=kind,  # type: ignore[arg-type]
                         resamples=self.resamples, seed=self.seed + g_index)
                 comparisons.extend(compare_groups(
-                    rows=axis_rows, axis=axis, groups=groups, measure=measure, kind=kind,  # type: ignore[arg-type]
+                    table=table, measure=measure, kind=kind,  # type: ignore[arg-type]
                     test=self.test, permutations=self.permutations, resamples=self.resamples, seed=self.seed))
                 if kind == "rate":
-                    gaps.append(rate_gaps(rows=axis_rows, axis=axis, groups=groups, measure=measure,
-                                          resamples=self.resamples, seed=self.seed))
+                    gaps.append(rate_gaps(table=table, measure=measure, resamples=self.resamples, seed=self.seed))
         # Holm and BH both need p < alpha / m for their first rejection: the honest per-comparison level.
         level = self.alpha / max(sum(1 for c in comparisons if c.p_value is not None), 1)
         needed = min(_MAX_PERMUTATIONS, math.ceil(20 / level))
@@ -258,27 +270,27 @@ class BiasAnalyzer:
         tested = [c for c in comparisons if c.p_value is not None]
         adjusted = adjust_p_values(p_values=[c.p_value for c in tested], method=self.correction)  # type: ignore[misc]
         p_adj = {id(c): p for c, p in zip(tested, adjusted)}
-        spreads = self._spreads(rows=rows, present=present)
+        spreads = self._spreads(tables=tables, present=present)
         comparisons = [
             attach_mde(comparison=c, kind=self._kind(c.measure), alpha=level, power=self.power,  # type: ignore[arg-type]
                        fallback_sd=spreads.get((c.axis, c.measure)), p_adjusted=p_adj.get(id(c)))
             for c in comparisons
         ]
-        return build_report(analyzer=self, axes=axes, rows=rows, summaries=summaries, comparisons=comparisons,
+        return build_report(analyzer=self, tables=tables, summaries=summaries, comparisons=comparisons,
                             gaps=gaps, open_texts=open_texts, present=present, notes=notes, failed=failed,
                             level=level)
 
     @staticmethod
-    def _spreads(*, rows: Sequence[Row], present: Sequence[str]) -> dict[tuple[str, str], float]:
+    def _spreads(*, tables: Sequence[AxisTable], present: Sequence[str]) -> dict[tuple[str, str], float]:
         import numpy as np
 
         out: dict[tuple[str, str], float] = {}
-        for axis in {r.axis for r in rows}:
+        for table in tables:
             for m in present:
-                vals = [r.values[m] for r in rows if r.axis == axis and r.values.get(m) is not None]
-                if len(vals) > 1:
+                vals = table.values[m][table.scored(m)]
+                if vals.size > 1:
                     # Differences of two independent outputs have sd √2·sd; used only when pairs show none.
-                    out[(axis, m)] = float(np.std(vals, ddof=1)) * math.sqrt(2)
+                    out[(table.axis, m)] = float(np.std(vals, ddof=1)) * math.sqrt(2)
         return out
 
 

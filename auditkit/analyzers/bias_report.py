@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from auditkit.analyzers.base import Analysis
-from auditkit.analyzers.bias_compare import Comparison, RateGap, Row
+from auditkit.analyzers.bias_compare import AxisTable, Comparison, RateGap
 from auditkit.analyzers.representation import (
     ADJECTIVE_WORDS,
     GENDER_WORDS,
@@ -62,8 +62,7 @@ def _severity(ratio: float) -> Severity:
     return "high" if ratio >= 4 else "medium" if ratio >= 2 else "low"
 
 
-def _finding(analyzer: BiasAnalyzer, c: Comparison, rows_by_unit: Mapping[tuple[str, str, str], list[str]],
-             worse_side: str) -> Finding:
+def _finding(analyzer: BiasAnalyzer, c: Comparison, table: AxisTable, worse_side: str) -> Finding:
     worse, other, gap, ci, sign = _oriented(c, worse_side)
     direction = 1 if worse_side == "higher" else -1
     # Most divergent pairs in the direction of the finding: their outputs are the evidence to read.
@@ -71,8 +70,8 @@ def _finding(analyzer: BiasAnalyzer, c: Comparison, rows_by_unit: Mapping[tuple[
     pairs = []
     evidence: list[str] = []
     for key, va, vb in ranked:
-        ids_a = rows_by_unit.get((c.axis, key, c.group_a), [])
-        ids_b = rows_by_unit.get((c.axis, key, c.group_b), [])
+        ids_a = table.prompt_ids_of(unit=key, group=c.group_a)
+        ids_b = table.prompt_ids_of(unit=key, group=c.group_b)
         evidence.extend(ids_a + ids_b)
         pairs.append({"pair": key, c.group_a: {"prompt_ids": ids_a, "value": va},
                       c.group_b: {"prompt_ids": ids_b, "value": vb}, "difference": va - vb})
@@ -161,7 +160,7 @@ def _representation(analyzer: BiasAnalyzer, texts: Sequence[str]) -> tuple[list[
     return metrics, summary
 
 
-def build_report(*, analyzer: BiasAnalyzer, axes: Mapping[str, list[str]], rows: Sequence[Row],
+def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
                  summaries: Mapping[tuple[str, str, str], Interval], comparisons: Sequence[Comparison],
                  gaps: Sequence[RateGap], open_texts: Sequence[str], present: Sequence[str],
                  notes: list[str], failed: int, level: float) -> Analysis:
@@ -170,14 +169,13 @@ def build_report(*, analyzer: BiasAnalyzer, axes: Mapping[str, list[str]], rows:
     metrics: list[Metric] = []
     findings: list[Finding] = []
     statements: list[str] = []
-    rows_by_unit: dict[tuple[str, str, str], list[str]] = {}
-    for r in rows:
-        rows_by_unit.setdefault((r.axis, r.unit, r.group), []).append(r.prompt_id)
     axes_summary: dict[str, Any] = {}
-    for axis, groups in axes.items():
+    for axis_table in tables:
+        axis = axis_table.axis
         table = []
-        for group in groups:
-            entry: dict[str, Any] = {"group": group, "n": sum(1 for r in rows if r.axis == axis and r.group == group)}
+        outputs = axis_table.group_counts()
+        for group in axis_table.groups:
+            entry: dict[str, Any] = {"group": group, "n": outputs[group]}
             for measure in present:
                 iv = summaries[(axis, measure, group)]
                 kind = analyzer._kind(measure)
@@ -195,7 +193,7 @@ def build_report(*, analyzer: BiasAnalyzer, axes: Mapping[str, list[str]], rows:
             if (c.p_adjusted is not None and c.p_adjusted < analyzer.alpha and c.gap is not None
                     and abs(c.gap) >= threshold):
                 worse = MEASURES.get(c.measure, {}).get("worse", "higher")
-                findings.append(_finding(analyzer, c, rows_by_unit, worse))
+                findings.append(_finding(analyzer, c, axis_table, worse))
         for measure in present:
             mc = [c for c in axis_comparisons if c.measure == measure]
             if not mc:
@@ -242,7 +240,7 @@ def build_report(*, analyzer: BiasAnalyzer, axes: Mapping[str, list[str]], rows:
         "measures": list(present), "thresholds": {m: analyzer.thresholds.get(m) for m in present},
         "correction": analyzer.correction, "alpha": analyzer.alpha, "power": analyzer.power, "test": analyzer.test,
         "n_comparisons": sum(1 for c in comparisons if c.p_value is not None), "per_comparison_alpha": level,
-        "n_outputs": len(rows) + len(open_texts), "failed_generations": failed,
+        "n_outputs": sum(t.size for t in tables) + len(open_texts), "failed_generations": failed,
         "axes": axes_summary, "representation": rep_summary, "statements": statements, "notes": notes,
     }
     findings.sort(key=lambda f: (f.p_value if f.p_value is not None else 1.0, -abs(f.effect_size or 0.0)))
