@@ -438,8 +438,15 @@ def _bootstrap_mean(values: Sequence[float], *, seed: int) -> tuple[float | None
 def _bootstrap_ratio(
     num: Sequence[float], den: Sequence[float], *, scale: float, seed: int
 ) -> tuple[float | None, float | None, float | None]:
-    """``scale × Σnum / Σden`` with a paired percentile bootstrap over items (a mean when den is all 1)."""
+    """``scale × Σnum / Σden`` with a paired percentile bootstrap over items (a mean when den is all 1).
+
+    Items are resampled as (num, den) rows by :func:`auditkit.stats.intervals.resample_sums`: bounded
+    blocks, and an exact multinomial over distinct rows when energy and tokens repeat (replayed or
+    modelled figures), which makes 2,000 resamples of 100,000 outputs take milliseconds.
+    """
     import numpy as np
+
+    from auditkit.stats.intervals import resample_sums
 
     a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
     if a.size == 0 or b.sum() <= 0:
@@ -447,16 +454,8 @@ def _bootstrap_ratio(
     value = float(a.sum() / b.sum() * scale)
     if a.size == 1:
         return value, value, value
-    rng = np.random.default_rng(seed)
-    # Resample in row blocks of at most ~4M indices: one 2000 × 100k index matrix is 1.6 GB (and its
-    # gathers as much again); small samples still draw a single block.
-    rows = max(1, 4_000_000 // a.size)
-    sums_a, sums_b = [], []
-    for start in range(0, _RESAMPLES, rows):
-        idx = rng.integers(0, a.size, size=(min(rows, _RESAMPLES - start), a.size))
-        sums_a.append(a[idx].sum(axis=1))
-        sums_b.append(b[idx].sum(axis=1))
-    total_a, total_b = np.concatenate(sums_a), np.concatenate(sums_b)
+    totals = resample_sums(rows=np.column_stack([a, b]), resamples=_RESAMPLES, rng=np.random.default_rng(seed))
+    total_a, total_b = totals[:, 0], totals[:, 1]
     stats = total_a[total_b > 0] / total_b[total_b > 0] * scale
     low, high = np.percentile(stats, [2.5, 97.5])
     return value, float(min(low, value)), float(max(high, value))
