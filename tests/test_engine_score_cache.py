@@ -195,6 +195,18 @@ def test_store_round_trip_skips_outputs_with_an_error_score(tmp_path: Path) -> N
     assert cache.present_scores(["k1", "k2", "k3", "k4"]) == {"k1", "k3"}
     found = cache.get_scores(["k1", "k2", "k3"])
     assert found == {"k1": good, "k3": ()}  # an output may have no scores; that is stored too
+
+    import math
+
+    import numpy as np
+
+    odd = (Score(prompt_id="p4", analyzer="a", name="x", value=float("nan"), label="\ud800 lone",
+                 details={"n": np.int64(3), "v": np.array([0.5, 1.5]), "t": (1, 2)}),)
+    unstorable = (Score(prompt_id="p5", analyzer="a", name="x", value=1.0, details={"o": object()}),)
+    assert cache.put_scores([("k4", "a", odd), ("k5", "a", unstorable)]) == 1
+    (back,) = cache.get_scores(["k4", "k5"])["k4"]
+    assert math.isnan(back.value) and back.label == "\ud800 lone"
+    assert back.details == {"n": 3, "v": [0.5, 1.5], "t": [1, 2]}
     cache.close()
 
 

@@ -75,7 +75,8 @@ def cache_key(*, identity_key: str, config: GenerationConfig, prompt: Prompt) ->
 
 def _hash(value: object) -> str:
     # default=str: identities may hold paths or other plain objects; their text is what identifies them.
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    # ASCII escapes: a lone surrogate (not text, but possible in a prompt) must not break hashing.
+    blob = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -94,6 +95,19 @@ def analyzer_key(*, name: str, identity: Mapping[str, Any], options: Mapping[str
 # Fields of a generation that are its content; ``cached`` is bookkeeping of the run that read it.
 _GENERATION_CONTENT = tuple(f.name for f in dataclasses.fields(Generation) if f.name != "cached")
 _PROMPT_CONTENT = tuple(f.name for f in dataclasses.fields(Prompt) if f.name != "analyzers")
+_SCORE_FIELDS = tuple(f.name for f in dataclasses.fields(Score))
+
+
+def _score_fields(score: Score) -> dict[str, Any]:
+    # What Score.to_dict gives once through JSON, without asdict's deep copy of every details mapping.
+    return {name: getattr(score, name) for name in _SCORE_FIELDS}
+
+
+def _numpy_plain(value: Any) -> Any:
+    """numpy scalars and arrays (analyzers' usual non-JSON values) as the plain values they hold."""
+    if callable(getattr(value, "tolist", None)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def output_digest(*, prompt: Prompt, generation: Generation) -> str:
@@ -262,19 +276,26 @@ class GenerationCache:
         found: dict[str, tuple[Score, ...]] = {}
         try:
             for key, data in self._select("SELECT key, data FROM scores WHERE key IN ({marks})", keys):
-                found[key] = tuple(Score.from_dict(item) for item in json.loads(data))
+                # Score(**item), not from_dict: rows hold exactly Score's fields (the key covers the
+                # auditkit version, so no other version's rows are read), and a rerun decodes thousands.
+                found[key] = tuple(Score(**item) for item in json.loads(data))
         except (ValueError, TypeError) as exc:
             raise self._error(f"holds an unreadable entry ({exc})") from None
         return found
 
     def put_scores(self, items: Iterable[tuple[str, str, Sequence[Score]]]) -> int:
         """Store (key, analyzer, scores of one output) in one transaction; outputs with an error score
-        are skipped so a rerun scores them again."""
-        rows = [
-            (key, analyzer, json.dumps([s.to_dict() for s in scores], ensure_ascii=False))
-            for key, analyzer, scores in items
-            if all(s.error is None for s in scores)
-        ]
+        are skipped so a rerun scores them again, and so are outputs whose scores JSON cannot hold."""
+        rows = []
+        for key, analyzer, scores in items:
+            if any(s.error is not None for s in scores):
+                continue
+            try:
+                # ASCII escapes keep any lone surrogate in a detail intact through SQLite's UTF-8.
+                data = json.dumps([_score_fields(s) for s in scores], default=_numpy_plain)
+            except (TypeError, ValueError):
+                continue  # an exotic value in details: scored again next run rather than altered
+            rows.append((key, analyzer, data))
         if rows:
             self._write("INSERT OR REPLACE INTO scores (key, analyzer, data) VALUES (?, ?, ?)", rows)
         return len(rows)
