@@ -33,6 +33,7 @@ __all__ = [
     "HFOptions",
     "make_hf_adapter",
     "parse_hf_options",
+    "cpu_only_torch",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -116,6 +117,10 @@ def parse_hf_options(
 
 def resolve_device(*, requested: str) -> str:
     """``auto`` → ``cuda`` when available, else ``mps``, else ``cpu``; an unavailable explicit device → ConfigError."""
+    # Importing torch costs ~1-2 s, most of a fully cached rerun: a CPU-only build on a machine
+    # without MPS can only ever mean "cpu", and its version file says so without the import.
+    if requested == "cpu" or (requested == "auto" and cpu_only_torch()):
+        return "cpu"
     import torch
 
     mps = getattr(torch.backends, "mps", None)
@@ -127,6 +132,28 @@ def resolve_device(*, requested: str) -> str:
     if requested == "mps" and not has_mps:
         raise ConfigError("--model-arg device=mps but torch sees no MPS device. Use device=cpu or auto.")
     return requested
+
+
+_ACCELERATOR_BUILD = re.compile(r"^(cuda|hip|rocm|xpu)\s*(?::[^=]*)?=\s*(?!None\b)\S", re.MULTILINE)
+
+
+def cpu_only_torch() -> bool:
+    """True when the installed torch is a CPU-only build (read from ``torch/version.py``, not imported)
+    and the platform has no MPS; False when unsure (then the caller imports torch and asks it)."""
+    import importlib.util
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    version_file = Path(next(iter(spec.submodule_search_locations))) / "version.py"
+    try:
+        text = version_file.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "cuda" in text and _ACCELERATOR_BUILD.search(text) is None
 
 
 def resolve_dtype(*, requested: str, device: str) -> str:
