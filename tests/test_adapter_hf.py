@@ -316,7 +316,10 @@ def test_prompt_longer_than_max_length_fails_alone(tiny_model_dir: Path) -> None
 
 
 def test_gpu_device_and_dtype_selection(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    from auditkit.adapters import hf
+
+    monkeypatch.setattr(hf, "cpu_only_torch", lambda: False)  # a CUDA build of torch...
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # ...that sees a device
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     gpu = make_hf_adapter(target=str(tiny_model_dir), options={})
     assert gpu.identity.settings["device"] == "cuda" and gpu.identity.settings["dtype"] == "bfloat16"
