@@ -30,7 +30,7 @@ def builtin_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         name="toxicity.yaml",
     )
     (folder / "broken.yaml").write_text("id: [unclosed\n")
-    monkeypatch.setattr("auditkit.suites.data_dir", lambda name: folder)
+    monkeypatch.setattr("auditkit.suites.loading.data_dir", lambda name: folder)
     return folder
 
 

@@ -138,7 +138,7 @@ def test_missing_file_and_unknown_builtin(monkeypatch: pytest.MonkeyPatch, tmp_p
             name=f"{name}.yaml",
         )
     (builtin / "data").mkdir()  # subfolders hold data, not suites
-    monkeypatch.setattr("auditkit.suites.data_dir", lambda name: builtin)
+    monkeypatch.setattr("auditkit.suites.loading.data_dir", lambda name: builtin)
     assert [info.name for info in builtin_suites()] == ["bias", "toxicity"]
     assert builtin_suites()[0].description == "The bias suite."
     assert load_suite(ref="bias").source == "builtin:bias"

@@ -81,7 +81,7 @@ def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_builtin_suite_is_offline_and_broken_down_by_category() -> None:
-    from auditkit.expansion import expand
+    from auditkit.suites import expand
     from auditkit.suites import load_suite
 
     suite = load_suite(ref="toxicity")

@@ -239,7 +239,7 @@ def resolve_policy(*, ref: str | Path) -> Path:
 def load_policy(*, path: Path) -> Policy:
     """Read and validate a policy file; ``ConfigError`` with ``file:line`` for every problem."""
     # The suite loader already tracks lines and refuses duplicate keys; reuse it, re-labelled as config.
-    from auditkit.suite_file import _parse_yaml, display_path
+    from auditkit.suites.file import _parse_yaml, display_path
 
     path = Path(path)
     display = display_path(path=path.resolve())

@@ -13,18 +13,15 @@ Template wording is not part of the ids, so a reworded prompt keeps its id (cach
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from auditkit.errors import SuiteError
 from auditkit.records import Message, Prompt
+from auditkit.suites.hashing import short_digest as _digest
+from auditkit.suites.model import Probe, Suite
 
-if TYPE_CHECKING:
-    from auditkit.suites import Probe, Suite
-
-__all__ = ["MAX_PROMPTS", "canonical_json", "check_size", "expand", "expand_suites"]
+__all__ = ["MAX_PROMPTS", "check_size", "expand", "expand_suites"]
 
 MAX_PROMPTS = 1_000_000
 """Expansions larger than this are refused: almost always a mistaken axis, and too big to run anyway."""
@@ -138,13 +135,3 @@ def _expand_probe(*, probe: Probe, samples: int | None) -> Iterator[tuple[Prompt
                         generation=dict(probe.generation),
                     )
                     yield prompt, origin or "the probe"
-
-
-def canonical_json(value: Any) -> str:
-    """Key-sorted compact JSON: equal definitions give equal text, hence equal hashes."""
-    # default=str: YAML can produce dates; they hash by their text.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:16]
