@@ -17,7 +17,6 @@ ids, bad UTF-8 → ``InputError`` naming file and line), so a broken file fails 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
 from auditkit.errors import ConfigError, InputError
+from auditkit.jsonl import JsonlProblem, scan_jsonl
 from auditkit.records import Generation, GenerationConfig, Prompt
 
 __all__ = ["ReplayAdapter", "make_replay"]
@@ -117,42 +117,23 @@ class ReplayAdapter:
         duplicates: list[str] = []
         problems: list[str] = []
         sha = hashlib.sha256()
-        offset = 0
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                sha.update(raw)
-                where = f"{path}:{number}"
-                line_offset, offset = offset, offset + len(raw)
-                if len(problems) >= _SHOW:
-                    break  # the message lists only the first few; reading on would just cost time
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    problems.append(
-                        f"{where}: not valid UTF-8 at byte offset {line_offset + exc.start} of the file "
-                        f"(byte 0x{raw[exc.start]:02x}); save the file as UTF-8."
-                    )
-                    continue
-                if not text.strip():
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{where}: invalid JSON ({exc.msg} at column {exc.colno}).")
-                    continue
-                except RecursionError:  # the C decoder recurses per bracket; a hostile line exhausts it
-                    problems.append(f"{where}: JSON nested too deeply to read.")
-                    continue
-                try:
-                    rid, row = _parse_row(record, where=where)
-                except ValueError as exc:
-                    problems.append(str(exc))
-                    continue
-                if rid in first_line:
-                    duplicates.append(f"{rid!r} on lines {first_line[rid]} and {number}")
-                    continue
-                first_line[rid] = number
-                rows[rid] = row
+        lines = scan_jsonl(path=path, bad_json="invalid JSON", objects_only=False, digest=sha)
+        for number, record in lines:
+            if len(problems) >= _SHOW:
+                break  # the message lists only the first few; reading on would just cost time
+            if isinstance(record, JsonlProblem):
+                problems.append(record.message)
+                continue
+            try:
+                rid, row = _parse_row(record, where=f"{path}:{number}")
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if rid in first_line:
+                duplicates.append(f"{rid!r} on lines {first_line[rid]} and {number}")
+                continue
+            first_line[rid] = number
+            rows[rid] = row
         if problems:
             raise InputError(
                 f"Replay file {path} is not valid replay JSONL "
