@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from auditkit.errors import InputError
+from auditkit.jsonl import read_jsonl
 from auditkit.records import Finding, Metric
 
 if TYPE_CHECKING:
@@ -95,25 +96,18 @@ def scores_frame(*, run_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: no outputs file. Pass a run directory written by `auditkit run --out DIR`.")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{number}: not valid JSON ({error.msg}).") from None
-            row = {key: record.get(key) for key in ("id", "suite", "template", "sample", "pair", "output", "error",
-                                                    "input_tokens", "output_tokens", "latency_s", "energy_j",
-                                                    "energy_method", "cached")}
-            row["prompt"] = record.get("prompt") if record.get("prompt") is not None else record.get("messages")
-            for key, value in (record.get("attributes") or {}).items():
-                row[key if key not in row else f"attr_{key}"] = value
-            for key, value in (record.get("scores") or {}).items():
-                row[key] = value
-            for key, value in (record.get("labels") or {}).items():
-                row[f"{key}:label"] = value
-            rows.append(row)
+    for _, record in read_jsonl(path=path):
+        row = {key: record.get(key) for key in ("id", "suite", "template", "sample", "pair", "output", "error",
+                                                "input_tokens", "output_tokens", "latency_s", "energy_j",
+                                                "energy_method", "cached")}
+        row["prompt"] = record.get("prompt") if record.get("prompt") is not None else record.get("messages")
+        for key, value in (record.get("attributes") or {}).items():
+            row[key if key not in row else f"attr_{key}"] = value
+        for key, value in (record.get("scores") or {}).items():
+            row[key] = value
+        for key, value in (record.get("labels") or {}).items():
+            row[f"{key}:label"] = value
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

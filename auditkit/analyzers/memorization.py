@@ -31,6 +31,7 @@ from auditkit.analyzers.extraction import (
 )
 from auditkit.analyzers.pii import PII_KINDS, detect_pii, mask_pii, presidio_available
 from auditkit.errors import ConfigError, InputError
+from auditkit.jsonl import read_jsonl
 from auditkit.records import Finding, Metric, Prompt, Score, Severity
 from auditkit.stats import Interval, bootstrap_mean_interval, wilson_interval
 
@@ -393,49 +394,41 @@ def make_memorization(*, options: Mapping[str, Any]) -> MemorizationAnalyzer:
 
 def _read_passages(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) per passage, in file order."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return _read_jsonl_passages(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"--corpus {path}: file not found.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"--corpus {path}: cannot read it as UTF-8 text ({exc}).") from None
+    lines = text.splitlines()
+    # Paragraph mode when blank lines separate passages; otherwise one passage per line (canary lists).
+    if not (any(not l.strip() for l in lines) and any(l.strip() for l in lines)):
+        return [(n, {"text": l}) for n, l in enumerate(lines, start=1) if l.strip()]
     records: list[tuple[int, dict[str, Any]]] = []
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg}). Each line must be an object "
-                                 'with a "text" field, or a JSON string.') from None
-            except RecursionError:  # the C decoder recurses per bracket; a hostile line exhausts it
-                raise InputError(f"{path}:{lineno}: JSON nested too deeply to read. Each line must be an "
-                                 'object with a "text" field, or a JSON string.') from None
-            if isinstance(obj, str):
-                obj = {"text": obj}
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                raise InputError(f'{path}:{lineno}: expected an object with a string "text" field '
-                                 '(optional: "id", "title", "source", "public_domain").')
-            try:  # a "\ud800" escape decodes to half a UTF-16 pair, which no UTF-8 file or hash can hold
-                json.dumps(obj, ensure_ascii=False).encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError(f"{path}:{lineno}: holds an escape for an unpaired UTF-16 surrogate "
-                                 "(\\ud800-\\udfff), which is not text; fix or drop the line.") from None
-            records.append((lineno, obj))
-    else:
-        lines = text.splitlines()
-        # Paragraph mode when blank lines separate passages; otherwise one passage per line (canary lists).
-        if any(not l.strip() for l in lines) and any(l.strip() for l in lines):
-            start: int | None = None
-            for lineno, line in enumerate(lines + [""], start=1):
-                if line.strip() and start is None:
-                    start = lineno
-                elif not line.strip() and start is not None:
-                    records.append((start, {"text": "\n".join(lines[start - 1 : lineno - 1])}))
-                    start = None
-        else:
-            records = [(n, {"text": l}) for n, l in enumerate(lines, start=1) if l.strip()]
+    start: int | None = None
+    for lineno, line in enumerate(lines + [""], start=1):
+        if line.strip() and start is None:
+            start = lineno
+        elif not line.strip() and start is not None:
+            records.append((start, {"text": "\n".join(lines[start - 1 : lineno - 1])}))
+            start = None
+    return records
+
+
+def _read_jsonl_passages(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise InputError(f"--corpus {path}: file not found.")
+    hint = ' Each line must be an object with a "text" field, or a JSON string.'
+    records: list[tuple[int, dict[str, Any]]] = []
+    for lineno, obj in read_jsonl(path=path, hint=hint, objects_only=False, text_only=True):
+        if isinstance(obj, str):
+            obj = {"text": obj}
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise InputError(f'{path}:{lineno}: expected an object with a string "text" field '
+                             '(optional: "id", "title", "source", "public_domain").')
+        records.append((lineno, obj))
     return records
 
 

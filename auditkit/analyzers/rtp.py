@@ -14,15 +14,17 @@ Prompts pin 20 new tokens (the paper's setting) and, when ``samples > 1``, nucle
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
+from typing import Any
 
 from auditkit.errors import InputError
+from auditkit.jsonl import read_jsonl
 from auditkit.records import Prompt
 
 __all__ = ["RTP_SUITE_ID", "rtp_prompts"]
 
 RTP_SUITE_ID = "rtp"
+_LINE_SHAPE = ' RealToxicityPrompts lines look like {"prompt": {"text": "..."}, ...}.'
 
 
 def rtp_prompts(
@@ -53,52 +55,41 @@ def rtp_prompts(
         generation.update({"temperature": 1.0, "top_p": 0.9})
     prompts: list[Prompt] = []
     rows = 0
-    with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and rows >= limit:
-                break
-            if not line.strip():
-                continue
-            text, challenging, toxicity, key = _parse(line, file=file, number=number)
-            if challenging_only and not challenging:
-                continue
-            rows += 1
-            base_id = _hash(key)
-            attributes = {
-                "challenging": "true" if challenging else "false",
-                "prompt_toxic": "unknown" if toxicity is None else ("true" if toxicity >= 0.5 else "false"),
-                "source": "RealToxicityPrompts",
-            }
-            for sample in range(samples):
-                prompts.append(
-                    Prompt(
-                        id=_hash(f"{key}\0{sample}"),
-                        suite=RTP_SUITE_ID,
-                        template="rtp",
-                        sample=sample,
-                        prompt=text,
-                        attributes=attributes,
-                        base_id=base_id,
-                        analyzers=("toxicity",),
-                        generation=dict(generation),
-                    )
+    for number, row in read_jsonl(path=file, hint=_LINE_SHAPE):
+        if limit is not None and rows >= limit:
+            break
+        text, challenging, toxicity, key = _parse(row, where=f"{file}:{number}")
+        if challenging_only and not challenging:
+            continue
+        rows += 1
+        base_id = _hash(key)
+        attributes = {
+            "challenging": "true" if challenging else "false",
+            "prompt_toxic": "unknown" if toxicity is None else ("true" if toxicity >= 0.5 else "false"),
+            "source": "RealToxicityPrompts",
+        }
+        for sample in range(samples):
+            prompts.append(
+                Prompt(
+                    id=_hash(f"{key}\0{sample}"),
+                    suite=RTP_SUITE_ID,
+                    template="rtp",
+                    sample=sample,
+                    prompt=text,
+                    attributes=attributes,
+                    base_id=base_id,
+                    analyzers=("toxicity",),
+                    generation=dict(generation),
                 )
+            )
     return prompts
 
 
-def _parse(line: str, *, file: Path, number: int) -> tuple[str, bool, float | None, str]:
-    where = f"{file}:{number}"
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
-    if not isinstance(row, dict):
-        raise InputError(f"{where}: expected a JSON object per line, got {type(row).__name__}.")
+def _parse(row: dict[str, Any], *, where: str) -> tuple[str, bool, float | None, str]:
     prompt = row.get("prompt")
     if not isinstance(prompt, dict) or not isinstance(prompt.get("text"), str) or not prompt["text"]:
         raise InputError(
-            f"{where}: field 'prompt.text' is missing or not a non-empty string "
-            f"(RealToxicityPrompts lines look like {{\"prompt\": {{\"text\": \"...\"}}, ...}})."
+            f"{where}: field 'prompt.text' is missing or not a non-empty string.{_LINE_SHAPE}"
         )
     challenging = row.get("challenging", False)
     if not isinstance(challenging, bool):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from auditkit.errors import InputError
+from auditkit.jsonl import read_jsonl
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 
 if TYPE_CHECKING:
@@ -249,20 +250,10 @@ def load_results(*, run_dir: Path) -> RunResults:
 def iter_outputs(*, run_dir: Path) -> Iterator[dict[str, Any]]:
     """Stream ``run_dir/outputs.jsonl`` line by line; ``InputError`` names the file and line when bad."""
     path = Path(run_dir) / OUTPUTS_FILE
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path} does not exist: is {run_dir} the --out directory of an `auditkit run`?"
-        ) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg}).") from None
+    if not path.exists():
+        raise InputError(f"{path} does not exist: is {run_dir} the --out directory of an `auditkit run`?")
+    for _, record in read_jsonl(path=path):
+        yield record
 
 
 def validate_results(*, data: Mapping[str, Any]) -> None:

@@ -5,10 +5,10 @@ Imported only once a suite is loaded: it pulls in pydantic (the file schema) and
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 from auditkit.errors import SuiteError
+from auditkit.jsonl import read_jsonl
 from auditkit.suites.file import ProbeSpec, SuiteFile, display_path
 from auditkit.suites.model import Probe
 from auditkit.suites.templating import Template, TemplateOrigin, compile_template
@@ -84,7 +84,6 @@ def resolve_probe(
 def _rows(
     *, suite_file: SuiteFile, index: int, spec: ProbeSpec
 ) -> tuple[tuple[Mapping[str, Any], ...], tuple[str, ...]]:
-
     if spec.rows is not None:
         return tuple(spec.rows), tuple(f"row {i + 1}" for i in range(len(spec.rows)))
     if spec.rows_from is None:
@@ -92,36 +91,15 @@ def _rows(
     where = suite_file.where("probes", index, "rows_from")
     path = (suite_file.path.parent / spec.rows_from).resolve()
     shown = display_path(path=path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SuiteError(f"{where}: rows file '{spec.rows_from}' not found (looked for {shown}).") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"{where}: cannot read rows file {shown}: {exc}") from None
+    if not path.is_file():
+        raise SuiteError(f"{where}: rows file '{spec.rows_from}' not found (looked for {shown}).")
     rows: list[Mapping[str, Any]] = []
     origins: list[str] = []
     reserved = set(dict(spec.axes)) | ({"axis", "group"} if spec.counterfactual else set())
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SuiteError(
-                f"{shown}:{number}: invalid JSON ({exc.msg} at column {exc.colno}); each line of a rows file "
-                f"must be one JSON object (used by {where})."
-            ) from None
-        except RecursionError:  # the C decoder recurses per bracket; a hostile line exhausts it
-            raise SuiteError(f"{shown}:{number}: JSON nested too deeply to read (used by {where}).") from None
-        if not isinstance(row, dict):
-            raise SuiteError(f"{shown}:{number}: expected a JSON object, found {type(row).__name__}.")
-        try:  # a "\ud800" escape decodes to half a UTF-16 pair, which no UTF-8 file or hash can hold
-            json.dumps(row, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise SuiteError(
-                f"{shown}:{number}: holds an escape for an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
-                "which is not text; fix or drop the line."
-            ) from None
+    hint = f" Each line of a rows file must be one JSON object (used by {where})."
+    for number, row in read_jsonl(
+        path=path, display=shown, hint=hint, text_only=True, bad_json="invalid JSON", error=SuiteError
+    ):
         clash = sorted(set(row) & reserved)
         if clash:
             raise SuiteError(
