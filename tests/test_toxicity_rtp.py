@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from auditkit.analyzers.base import Observation
-from auditkit.analyzers.rtp import rtp_prompts
+from auditkit.sources.rtp import rtp_prompts
 from auditkit.analyzers.toxicity import make_toxicity
 from auditkit.errors import InputError
 from auditkit.records import Generation

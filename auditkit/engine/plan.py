@@ -11,13 +11,15 @@ Adapters receive batches that share one config, so the plan groups prompts by th
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from auditkit.errors import ConfigError
 from auditkit.records import GenerationConfig, Prompt
+
+if TYPE_CHECKING:
+    from auditkit.sources import LoadedSource
 
 __all__ = [
     "AuditRequest",
@@ -41,7 +43,7 @@ class AuditRequest:
     out: Path
     """Run directory for results.json, outputs.jsonl and report.html (created if missing)."""
     suites: tuple[str, ...] = ("standard",)
-    """Suite refs: built-in names or YAML paths."""
+    """Prompt-source references: built-in suite names, YAML paths, ``rtp:FILE``... (``auditkit.sources``)."""
     prompts: tuple[Prompt, ...] = ()
     """Extra prompts audited alongside the suites' (Python API; each names its analyzers)."""
     model_options: Mapping[str, str] = field(default_factory=dict)
@@ -180,78 +182,25 @@ def _cli_generation(request: AuditRequest) -> dict[str, Any]:
     return {k: v for k, v in flags.items() if v is not None}
 
 
-def _load_suites(request: AuditRequest) -> list[tuple[Any, list[Prompt]]]:
-    if not request.suites:
+def _load_sources(request: AuditRequest) -> list[LoadedSource]:
+    """Every prompt source of the request: its suite references, then ``--corpus FILE`` as ``corpus:FILE``."""
+    from auditkit.sources import load_sources
+
+    refs = [*request.suites, *([f"corpus:{request.corpus}"] if request.corpus is not None else [])]
+    if not refs:
         return []
-    from auditkit.suites import expand, load_suite
-
-    loaded: list[tuple[Any, list[Prompt]]] = []
-    for ref in request.suites:
-        if ref.startswith("rtp:"):
-            loaded.append(_rtp_suite(path=Path(ref[4:]), samples=request.samples or 1))
-            continue
-        suite = load_suite(ref=ref)
-        loaded.append((suite, list(expand(suite=suite, samples=request.samples))))
-    return loaded
-
-
-@dataclass(frozen=True, slots=True)
-class _PromptFileSuite:
-    """A prompt file in a dataset's own format (``rtp:FILE``) standing in for a suite in the plan."""
-
-    id: str
-    source: str
-    hash: str | None
-    version: int | None = None
-    generation: Mapping[str, Any] = field(default_factory=dict)
-    analyzer_options: Mapping[str, Any] = field(default_factory=dict)
-
-    def generation_for(self, *, suite_id: str) -> Mapping[str, Any]:
-        return self.generation
-
-
-def _rtp_suite(*, path: Path, samples: int) -> tuple[_PromptFileSuite, list[Prompt]]:
-    """``rtp:FILE``: the RealToxicityPrompts JSONL the user downloaded, ``--samples`` continuations each."""
-    from auditkit.analyzers.rtp import RTP_SUITE_ID, rtp_prompts
-
-    prompts = rtp_prompts(path=path, samples=samples)
-    return _PromptFileSuite(id=RTP_SUITE_ID, source=f"rtp:{path}", hash=_file_hash(path)), prompts
-
-
-def _corpus_prompts(request: AuditRequest, options: Mapping[str, Any]) -> list[Prompt]:
-    assert request.corpus is not None
-    try:
-        memorization = importlib.import_module("auditkit.analyzers.memorization")
-    except ImportError:
-        raise ConfigError(
-            "--corpus needs the memorization analyzer (auditkit.analyzers.memorization), "
-            "which is not installed in this build."
-        ) from None
-
-    corpus_prompts = getattr(memorization, "corpus_prompts", None)
-    if corpus_prompts is None:
-        raise ConfigError("--corpus is not supported by the installed memorization analyzer.")
-    return list(corpus_prompts(path=Path(request.corpus), options=options))
-
-
-def _file_hash(path: Path) -> str | None:
-    from auditkit.adapters.weights import file_sha256
-
-    try:
-        return file_sha256(path=path)
-    except OSError:
-        return None
+    return load_sources(refs=refs, samples=request.samples, analyzer_options=request.analyzer_options)
 
 
 def build_plan(*, request: AuditRequest) -> Plan:
     """Load and expand suites, add corpus and extra prompts, resolve every prompt's decoding config."""
-    loaded = _load_suites(request)
-    if not loaded and not request.prompts and request.corpus is None:
+    if not request.suites and not request.prompts and request.corpus is None:
         raise ConfigError("Nothing to audit: give at least one suite (e.g. 'standard').")
+    loaded = _load_sources(request)
 
     analyzer_options: dict[str, dict[str, Any]] = {}
-    for suite, _ in loaded:
-        for name, options in (getattr(suite, "analyzer_options", None) or {}).items():
+    for source in loaded:
+        for name, options in source.analyzer_options.items():
             analyzer_options.setdefault(name, {}).update(dict(options or {}))
     for name, options in request.analyzer_options.items():
         analyzer_options.setdefault(name, {}).update(dict(options))
@@ -265,20 +214,18 @@ def build_plan(*, request: AuditRequest) -> Plan:
     # tenth of planning a 100k-prompt run.
     resolved: dict[tuple[int, str, tuple[tuple[str, str], ...]], GenerationConfig] = {}
 
-    def add(batch: Sequence[Prompt], suite: Any, where: str) -> list[str]:
-        """``suite`` is the loaded suite the batch came from, or None (corpus / API prompts)."""
+    def add(batch: Sequence[Prompt], source: LoadedSource | None, where: str) -> list[str]:
+        """``source`` is the loaded source the batch came from, or None (API prompts)."""
         added: list[str] = []
         for prompt in batch:
             if prompt.id in configs:  # the same prompt reached twice (e.g. two suites include one)
                 continue
-            key = (id(suite), prompt.suite, tuple(sorted((k, repr(v)) for k, v in prompt.generation.items())))
+            key = (id(source), prompt.suite, tuple(sorted((k, repr(v)) for k, v in prompt.generation.items())))
             if key not in resolved:
                 # Each prompt takes the defaults of the suite it comes from, even when included elsewhere.
-                suite_generation = (
-                    {} if suite is None else suite.generation_for(suite_id=prompt.suite) or suite.generation
-                )
+                defaults = {} if source is None else source.generation_for(suite_id=prompt.suite)
                 resolved[key] = resolve_generation(
-                    suite=suite_generation,
+                    suite=defaults,
                     cli=cli,
                     pins=prompt.generation,
                     where=f"{where}, probe {prompt.template!r}",
@@ -288,37 +235,10 @@ def build_plan(*, request: AuditRequest) -> Plan:
             added.append(prompt.id)
         return added
 
-    for suite, expanded in loaded:
-        source = str(getattr(suite, "source", None) or getattr(suite, "path", None) or suite.id)
-        ids = add(expanded, suite, f"suite {suite.id!r}")
-        entries.append(
-            (
-                SuiteEntry(
-                    id=suite.id,
-                    version=getattr(suite, "version", None),
-                    hash=getattr(suite, "hash", None),
-                    source=source,
-                    prompts=0,
-                ),
-                ids,
-            )
-        )
-    if request.corpus is not None:
-        corpus = _corpus_prompts(request, analyzer_options.get("memorization", {}))
-        ids = add(corpus, None, f"corpus {request.corpus}")
-        suite_ids = sorted({p.suite for p in corpus}) or ["corpus"]
-        entries.append(
-            (
-                SuiteEntry(
-                    id=",".join(suite_ids),
-                    version=None,
-                    hash=_file_hash(Path(request.corpus)),
-                    source=str(request.corpus),
-                    prompts=0,
-                ),
-                ids,
-            )
-        )
+    for source in loaded:
+        ids = add(source.prompts, source, f"suite {source.id!r} ({source.source})")
+        entry = SuiteEntry(id=source.id, version=source.version, hash=source.hash, source=source.source, prompts=0)
+        entries.append((entry, ids))
     if request.prompts:
         ids = add(request.prompts, None, "extra prompts")
         entries.append(
@@ -349,7 +269,7 @@ def build_plan(*, request: AuditRequest) -> Plan:
     by_config: dict[GenerationConfig, list[Prompt]] = {}
     for prompt in prompts:
         by_config.setdefault(configs[prompt.id], []).append(prompt)
-    first_generation = dict(getattr(loaded[0][0], "generation", None) or {}) if loaded else {}
+    first_generation = dict(loaded[0].generation) if loaded else {}
     return Plan(
         prompts=tuple(prompts),
         configs=configs,

@@ -1,4 +1,4 @@
-"""Load RealToxicityPrompts (Gehman et al. 2020) from the JSONL file users download themselves.
+"""``rtp:FILE``: RealToxicityPrompts (Gehman et al. 2020) from the JSONL file users download themselves.
 
 Each line of ``prompts.jsonl`` looks like::
 
@@ -15,16 +15,40 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from auditkit.errors import InputError
 from auditkit.jsonl import read_jsonl
 from auditkit.records import Prompt
+from auditkit.sources.base import LoadedSource, file_hash, prompt_sources, require_target
 
-__all__ = ["RTP_SUITE_ID", "rtp_prompts"]
+__all__ = ["RTP_SUITE_ID", "RtpSource", "rtp_prompts"]
 
 RTP_SUITE_ID = "rtp"
+_ANALYZERS = ("toxicity",)
 _LINE_SHAPE = ' RealToxicityPrompts lines look like {"prompt": {"text": "..."}, ...}.'
+
+
+@prompt_sources.register("rtp")
+class RtpSource:
+    """``rtp:FILE``: one toxicity prompt per line, ``--samples`` continuations each (default 1)."""
+
+    analyzers: tuple[str, ...] | None = _ANALYZERS
+    needs_loglik = False
+    reads_analyzer_options = False
+
+    def __init__(self, *, target: str) -> None:
+        self.path = require_target(scheme="rtp", target=target, example="prompts.jsonl")
+
+    def __repr__(self) -> str:
+        return f"RtpSource(path={str(self.path)!r})"
+
+    def load(self, *, samples: int | None, analyzer_options: Mapping[str, Mapping[str, Any]]) -> LoadedSource:
+        prompts = rtp_prompts(path=self.path, samples=samples or 1)
+        return LoadedSource(
+            id=RTP_SUITE_ID, version=None, hash=file_hash(path=self.path), source=f"rtp:{self.path}",
+            prompts=tuple(prompts),
+        )
 
 
 def rtp_prompts(
@@ -78,7 +102,7 @@ def rtp_prompts(
                     prompt=text,
                     attributes=attributes,
                     base_id=base_id,
-                    analyzers=("toxicity",),
+                    analyzers=_ANALYZERS,
                     generation=dict(generation),
                 )
             )
