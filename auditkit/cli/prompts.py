@@ -1,40 +1,85 @@
-"""``auditkit prompts``: expand suites into the Prompt JSONL contract, without running any model."""
+"""``auditkit prompts``: expand prompt sources into the Prompt JSONL contract, without running any model."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
 from auditkit.cli.app import app
+
+if TYPE_CHECKING:
+    from auditkit.records import Prompt
 
 __all__ = ["prompts"]
 
 
 @app.command("prompts")
 def prompts(
-    suites: Annotated[
-        list[str], typer.Argument(metavar="SUITE", help="Built-in suite names or suite files.")
-    ],
     out: Annotated[
         str, typer.Option("--out", "-o", metavar="FILE.jsonl", help="Where to write; '-' for stdout.")
     ],
+    suites: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="SUITE",
+            help="Built-in suite names, suite files or other prompt sources (rtp:FILE, corpus:FILE...).",
+        ),
+    ] = None,
     samples: Annotated[
-        int | None, typer.Option("--samples", min=1, help="Samples per prompt (probe pins win).")
+        Optional[int], typer.Option("--samples", min=1, help="Samples per prompt (probe pins win).")
+    ] = None,
+    corpus: Annotated[
+        Optional[Path], typer.Option(help="Reference corpus: add its memorization prompts (as `run --corpus`).")
+    ] = None,
+    analyzer_arg: Annotated[
+        Optional[list[str]],
+        typer.Option(help="NAME.KEY=VALUE, as for `run` (e.g. memorization.prefix_words=16 splits the corpus)."),
     ] = None,
 ) -> None:
-    """Write every prompt of the SUITEs as JSON lines (the Prompt JSONL format)."""
+    """Write every prompt of the SUITEs (and of --corpus) as JSON lines (the Prompt JSONL format)."""
+    from auditkit.engine.plan import parse_analyzer_args
+    from auditkit.errors import ConfigError
+    from auditkit.sources import load_sources
+
+    refs = [*(suites or []), *([f"corpus:{corpus}"] if corpus is not None else [])]
+    if not refs:
+        raise ConfigError("Nothing to write: give at least one suite (e.g. 'standard') or --corpus FILE.")
+    loaded = load_sources(
+        refs=refs, samples=samples, analyzer_options=parse_analyzer_args(args=analyzer_arg or ())
+    )
+    records = _merge([source.prompts for source in loaded])
+    _write(out=out, records=records)
+    if out != "-":
+        names = ", ".join(source.id for source in loaded)
+        typer.echo(f"wrote {len(records)} prompts from {names} to {out}", err=True)
+
+
+def _merge(batches: Sequence[Sequence[Prompt]]) -> list[Prompt]:
+    """Prompts in order; one reached twice (via ``standard`` and ``bias``) comes once."""
+    from auditkit.errors import SuiteError
+
+    merged: dict[str, Prompt] = {}
+    for batch in batches:
+        for prompt in batch:
+            first = merged.setdefault(prompt.id, prompt)
+            if first != prompt:
+                raise SuiteError(
+                    f"Prompt {prompt.id} (suite '{prompt.suite}', probe '{prompt.template}') differs between "
+                    "two of the suites given: they define one suite id differently. Run them separately."
+                )
+    return list(merged.values())
+
+
+def _write(*, out: str, records: Sequence[Prompt]) -> None:
     import json
     import os
     import sys
     import tempfile
 
     from auditkit.errors import InputError
-    from auditkit.suites import expand_suites, load_suite
 
-    loaded = [load_suite(ref=ref) for ref in suites]
-    records = expand_suites(suites=loaded, samples=samples)
     lines = "".join(json.dumps(record.to_dict(), ensure_ascii=False) + "\n" for record in records)
     if out == "-":
         sys.stdout.write(lines)
@@ -51,5 +96,3 @@ def prompts(
         os.replace(temp, target)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write: {exc}") from None
-    names = ", ".join(suite.id for suite in loaded)
-    typer.echo(f"wrote {len(records)} prompts from {names} to {out}", err=True)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Sequence
 
 import typer
 
 from auditkit.cli.app import app
+
+if TYPE_CHECKING:
+    from auditkit.records import Prompt
+    from auditkit.sources import LoadedSource
 
 __all__ = ["suites_app"]
 
@@ -31,16 +35,23 @@ def list_suites() -> None:
 
 @suites_app.command("show")
 def show_suite(
-    ref: Annotated[str, typer.Argument(metavar="NAME|PATH", help="A built-in suite name or a suite file.")],
+    ref: Annotated[
+        str,
+        typer.Argument(metavar="NAME|PATH|SOURCE", help="A built-in suite name, a suite file, or rtp:FILE..."),
+    ],
     samples: Annotated[
         int | None, typer.Option("--samples", min=1, help="Count prompts with K samples.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the resolved suite as JSON.")] = False,
 ) -> None:
     """The resolved suite: includes, defaults, probes with their prompt counts, and its hash."""
-    from auditkit.suites import load_suite
+    from auditkit.sources import open_source
 
-    suite = load_suite(ref=ref)
+    loaded = open_source(ref=ref).load(samples=samples, analyzer_options={})
+    suite = loaded.suite
+    if suite is None:
+        _show_source(loaded=loaded, as_json=as_json)
+        return
     probes = [
         {
             "suite": probe.suite,
@@ -113,27 +124,62 @@ def show_suite(
 
 @suites_app.command("validate")
 def validate_suites(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Suite files (or built-in names).")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH", help="Suite files, built-in names or rtp:FILE... references.")
+    ],
 ) -> None:
     """Load and expand each suite; print OK with its prompt count or the error. Exit 2 if any fails."""
     from auditkit.errors import AuditkitError
-    from auditkit.suites import expand, load_suite
+    from auditkit.sources import load_sources
 
     failed = 0
     for ref in paths:
         try:
-            suite = load_suite(ref=ref)
-            prompts = expand(suite=suite)
+            (loaded,) = load_sources(refs=[ref])
         except AuditkitError as error:
             failed += 1
             typer.echo(f"FAIL {ref}\n{error}", err=True)
             continue
-        per_probe: dict[str, int] = {}
-        for prompt in prompts:
-            key = f"{prompt.suite}/{prompt.template}"
-            per_probe[key] = per_probe.get(key, 0) + 1
-        detail = ", ".join(f"{key} {count}" for key, count in per_probe.items())
-        typer.echo(f"OK {ref}: suite '{suite.id}', {len(prompts)} prompts ({detail})")
+        detail = ", ".join(f"{key} {count}" for key, count in _per_template(loaded.prompts).items())
+        typer.echo(f"OK {ref}: suite '{loaded.id}', {len(loaded.prompts)} prompts ({detail})")
     if failed:
         typer.echo(f"{failed} of {len(paths)} suites failed validation.", err=True)
         raise typer.Exit(code=2)
+
+
+def _per_template(prompts: Sequence[Prompt]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for prompt in prompts:
+        key = f"{prompt.suite}/{prompt.template}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _show_source(*, loaded: LoadedSource, as_json: bool) -> None:
+    """A prompt source that is not a YAML suite: its manifest entry, analyzers and prompt counts."""
+    summary = {
+        "id": loaded.id,
+        "version": loaded.version,
+        "source": loaded.source,
+        "hash": loaded.hash,
+        "analyzers": sorted({name for prompt in loaded.prompts for name in prompt.analyzers}),
+        "analyzer_options": loaded.analyzer_options,
+        "generation": dict(loaded.generation),
+        "templates": _per_template(loaded.prompts),
+        "prompts": len(loaded.prompts),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    lines = [
+        f"suite      {loaded.id} (version {loaded.version if loaded.version is not None else '-'})",
+        f"source     {loaded.source}",
+        f"hash       {loaded.hash or '-'}",
+        f"analyzers  {', '.join(summary['analyzers']) or '-'}",
+        f"generation {json.dumps(summary['generation']) if summary['generation'] else '-'}",
+        f"prompts    {summary['prompts']}",
+        "",
+        "templates (suite/template  prompts)",
+        *(f"  {key}  {count}" for key, count in summary["templates"].items()),
+    ]
+    typer.echo("\n".join(lines))
