@@ -51,13 +51,13 @@ from auditkit.registry import Registry
 from auditkit.secrets import is_secret_key
 
 __all__ = [
-    "ENERGY_SOURCES",
-    "LOCAL",
     "Adapter",
     "AdapterAbilities",
     "AdapterFactory",
     "AdapterIdentity",
     "AdapterOptions",
+    "ENERGY_SOURCES",
+    "LOCAL",
     "ModelSpec",
     "abilities_of",
     "adapter_factory",
