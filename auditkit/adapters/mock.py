@@ -127,7 +127,8 @@ class MockAdapter:
         if unknown:
             accepted = ", ".join(double.options) or "none"
             raise ConfigError(
-                f"mock:{name} does not take option(s) {', '.join(unknown)}; accepted: {accepted}."
+                f"Unknown --model-arg {', '.join(repr(u) for u in unknown)} for the 'mock:{name}' adapter: "
+                f"it does not take them. Valid options: {accepted}."
             )
         self.name = name
         # The raw strings stay the identity's settings (as given), the parsed values drive the double.
