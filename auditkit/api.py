@@ -1,5 +1,9 @@
 """The public Python API: what ``auditkit run`` does, callable from Python.
 
+:func:`run_audit` composes the engine's stages (plan → generate → score → aggregate → write, in
+:mod:`auditkit.engine.run`), then the gate (when a policy is given and the run is complete), then the
+report; ``auditkit run`` and :func:`audit` both go through it.
+
 Example::
 
     import auditkit
@@ -12,16 +16,111 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from auditkit.engine import run as engine
+from auditkit.engine.analysis import RunTally
+from auditkit.engine.executor import Executor
 from auditkit.engine.plan import AuditRequest
-from auditkit.engine.results import RunResults
+from auditkit.engine.progress import Progress
+from auditkit.engine.results import RESULTS_FILE, RunResults, write_json_atomic
 from auditkit.engine.results import load_results as _load_results
-from auditkit.engine.run import AuditResult, run_audit
+from auditkit.engine.run_records import AuditResult, Written
+from auditkit.errors import ConfigError, InputError
 from auditkit.records import Prompt
 
-__all__ = ["AuditRequest", "AuditResult", "RunResults", "audit", "load_results"]
+__all__ = ["AuditRequest", "AuditResult", "RunResults", "audit", "load_results", "run_audit"]
+
+
+def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> AuditResult:
+    """Run one audit and write its run directory: engine stages, then gate, then report.
+
+    ``ErrorBudgetExceeded`` (exit 3) after partial results (and the report) are written; a failed gate
+    is ``result.passed is False``, not an exception. ``executor`` replaces the one ``request.executor``
+    names (the caller then owns it).
+    """
+    engine.check_request(request=request)
+    _check_gate_inputs(request)
+    context = engine.plan_run(request=request)
+    try:
+        with Progress(quiet=request.quiet) as progress:
+            tally = RunTally()
+            with engine.open_workers(context=context, executor=executor) as workers:
+                generated = engine.generate(context=context, workers=workers, progress=progress, tally=tally)
+                scored = engine.score(
+                    context=context, generated=generated, workers=workers, progress=progress, tally=tally
+                )
+            aggregated = engine.aggregate(context=context, scored=scored, progress=progress, tally=tally)
+            written = engine.write(
+                context=context, generated=generated, scored=scored, aggregated=aggregated, tally=tally
+            )
+            result = _gate(request, written)
+            if request.report:
+                result = dataclasses.replace(result, report=_render_report(request, result, progress))
+            progress.log(
+                f"results: {result.results_path} ({result.status}; {len(result.metrics)} metrics, "
+                f"{len(result.findings)} findings)"
+            )
+    finally:
+        context.cache.close()
+    if result.status != "complete":
+        raise engine.incomplete_error(result=result)
+    return result
+
+
+def _check_gate_inputs(request: AuditRequest) -> None:
+    """A broken policy or baseline must stop the run now, not after hours of generation."""
+    if request.baseline is not None and request.policy is None:
+        raise ConfigError("--baseline is used by the gate: give --policy FILE too.")
+    if request.policy is not None:
+        from auditkit.gate.policy import load_policy, resolve_policy
+
+        if not resolve_policy(ref=request.policy).is_file():
+            raise InputError(
+                f"--policy {request.policy}: no such file (nor a built-in policy: release, ci-regression)."
+            )
+        load_policy(path=resolve_policy(ref=request.policy))
+    if request.baseline is not None and not (Path(request.baseline) / RESULTS_FILE).is_file():
+        raise InputError(
+            f"--baseline {request.baseline}: no {RESULTS_FILE} there; give the --out directory "
+            "of an earlier run."
+        )
+
+
+def _gate(request: AuditRequest, written: Written) -> AuditResult:
+    """The gate's decision written into results.json, junit.xml and summary.md (complete runs only)."""
+    result = written.result
+    if request.policy is None or result.status != "complete":
+        return result
+    from auditkit.gate import evaluate_policy, write_gate_outputs
+    from auditkit.gate.policy import resolve_policy
+
+    decision = evaluate_policy(
+        results=dict(written.data),
+        policy_path=resolve_policy(ref=request.policy),
+        baseline_dir=Path(request.baseline) if request.baseline else None,
+    )
+    write_gate_outputs(decision=decision, run_dir=result.run_dir)  # junit.xml, summary.md, $GITHUB_STEP_SUMMARY
+    gate = decision.to_dict()
+    write_json_atomic(path=result.results_path, data={**written.data, "gate": gate})
+    return dataclasses.replace(result, gate=gate, passed=decision.passed)
+
+
+def _render_report(request: AuditRequest, result: AuditResult, progress: Progress) -> Path | None:
+    from auditkit.report.render import render_report
+
+    try:
+        return Path(
+            render_report(run_dir=result.run_dir, baseline_dir=Path(request.baseline) if request.baseline else None)
+        )
+    except Exception as exc:  # the results are written; a report failure must not hide them
+        progress.warn(
+            f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); "
+            f"results are in {result.results_path}; retry with `auditkit report {result.run_dir}`."
+        )
+        return None
 
 
 def audit(

@@ -87,11 +87,20 @@ class _EntryPointFactory:
         self._ep = ep
         self.__doc__ = f"entry point {getattr(ep, 'value', '?')}"
 
-    def __call__(self, *args: object, **kwargs: object) -> object:
+    def _load(self) -> object:
         try:
-            factory = self._ep.load()  # type: ignore[attr-defined]
+            return self._ep.load()  # type: ignore[attr-defined]
         except Exception as exc:  # a broken plugin must not look like an auditkit crash
             raise PluginNotFound(
                 f"The plugin {self._ep.name!r} ({self._ep.value}) could not be imported: {exc}"  # type: ignore[attr-defined]
             ) from exc
-        return factory(*args, **kwargs)
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self._load()(*args, **kwargs)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> object:
+        # What a plugin declares on its factory (e.g. an adapter's ``abilities``) is read from the
+        # plugin itself; only then is it imported.
+        if name.startswith("__") or name in ("_ep", "_load"):
+            raise AttributeError(name)
+        return getattr(self._load(), name)

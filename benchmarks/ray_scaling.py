@@ -78,7 +78,7 @@ class _Timed:
 
 def _run_once(*, replay: Path, samples: int, out: Path, executor: Any) -> dict[str, float]:
     from auditkit.engine.plan import AuditRequest
-    from auditkit.engine.run import run_audit
+    from auditkit.api import run_audit
 
     timed = _Timed(executor)
     request = AuditRequest(

@@ -4,6 +4,8 @@ Each case builds its adapter through the registry (``build_adapter(spec=parse_mo
 path the CLI takes) and checks the rules in ``auditkit/adapters/base.py``: one ``Generation`` per prompt
 in order with matching ids, a failure is an ``error`` (never an empty output), a cheap and stable
 identity with no secrets, deterministic greedy outputs, an empty batch, an idempotent ``close``.
+Every registered factory also declares valid abilities and an options model that rejects unknown
+options with ``ConfigError`` (exit 2).
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ from pathlib import Path
 import pytest
 
 from auditkit.adapters.base import (
+    ENERGY_SOURCES,
     Adapter,
+    AdapterAbilities,
     AdapterIdentity,
+    AdapterOptions,
     ModelSpec,
+    abilities_of,
     adapters,
     build_adapter,
+    options_model_of,
     parse_model_spec,
 )
 from auditkit.adapters.mock import MOCK_NAMES
+from auditkit.errors import ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 from tests.fixtures_http import loopback_server  # noqa: F401
 
@@ -214,3 +222,65 @@ def test_empty_batch_and_idempotent_close(built: tuple[Case, ModelSpec, Adapter]
     assert adapter.generate(prompts=[], config=CONFIG) == []
     adapter.close()
     adapter.close()
+
+
+def _shipped() -> list[str]:
+    _registered_or_skip("mock")
+    return [name for name in adapters.names() if not adapters.get(name).__module__.startswith("tests.")]
+
+
+@pytest.mark.parametrize("scheme", ["hf", "smollm2", "openai", "replay", "python", "mock"])
+def test_declares_valid_abilities_and_an_options_model(scheme: str) -> None:
+    assert scheme in _shipped()
+    factory = adapters.get(scheme)
+    declared = factory.abilities  # type: ignore[attr-defined]
+    abilities = declared if isinstance(declared, AdapterAbilities) else None
+    assert abilities is not None or callable(declared), "abilities: an AdapterAbilities or f(*, target)"
+    if abilities is not None:
+        assert abilities == abilities_of(spec=ModelSpec(scheme=scheme, target="x"))
+        assert abilities.energy_source in ENERGY_SOURCES
+        assert abilities.loglikelihood is False  # no adapter scores continuations yet
+        assert not (abilities.remote and abilities.replayed)
+    model = options_model_of(factory=factory)
+    assert model is not None and issubclass(model, AdapterOptions)
+    assert model.model_config.get("extra") == "forbid"
+
+
+def test_every_shipped_adapter_declares_abilities() -> None:
+    for name in _shipped():
+        assert getattr(adapters.get(name), "abilities", None) is not None, name
+        assert options_model_of(factory=adapters.get(name)) is not None, name
+
+
+def test_abilities_of_the_builtins() -> None:
+    def of(spec: str) -> AdapterAbilities:
+        return abilities_of(spec=parse_model_spec(spec=spec))
+
+    assert of("openai:m") == AdapterAbilities(remote=True, concurrency=True, energy_source="modelled")
+    assert of("replay:f.jsonl") == AdapterAbilities(replayed=True, energy_source="replayed")
+    for local in ("hf:gpt2", "smollm2", "mock:echo"):
+        assert of(local) == AdapterAbilities()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"remote": True},  # a remote model's energy can only be modelled
+        {"replayed": True, "energy_source": "local"},
+        {"remote": True, "replayed": True, "energy_source": "modelled"},
+        {"energy_source": "solar"},
+    ],
+)
+def test_inconsistent_abilities_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        AdapterAbilities(**kwargs)
+
+
+def test_rejects_an_unknown_option(built: tuple[Case, ModelSpec, Adapter]) -> None:
+    _, spec, _ = built
+    bad = ModelSpec(scheme=spec.scheme, target=spec.target, options={**spec.options, "no_such_option": "1"})
+    with pytest.raises(ConfigError) as err:
+        build_adapter(spec=bad).close()
+    assert err.value.exit_code == 2
+    message = str(err.value)  # names the adapter, the option and the accepted ones
+    assert "no_such_option" in message and spec.scheme in message and "Valid options" in message

@@ -165,7 +165,7 @@ def test_summary_lists_assumptions_and_is_json_ready():
 
 def test_audit_run_reports_labelled_energy(tmp_path: Path):
     """End to end through the engine on this machine: every figure is labelled (estimated without RAPL)."""
-    from auditkit.engine.run import run_audit
+    from auditkit.api import run_audit
     from tests.fixtures_engine import engine_request, write_suite
 
     suite = write_suite(tmp_path, n=6, analyzers_=("energy",))

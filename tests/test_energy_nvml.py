@@ -129,13 +129,13 @@ def test_nvml_init_failure_and_counter_reset(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_remote_adapter_measures_nothing_locally():
-    meter = open_meter(device="cpu", adapter="openai")
+    meter = open_meter(device="cpu", energy_source="modelled", adapter="openai")
     assert meter.info["method"] == "not-measured"
     assert "remotely" in meter.info["why_not_measured"]
 
 
 def test_replay_adapter_measures_nothing_locally():
-    meter = open_meter(device="cpu", adapter="replay")
+    meter = open_meter(device="cpu", energy_source="replayed", adapter="replay")
     with meter.measure() as reading:
         pass
     assert reading.joules is None and "replayed" in meter.info["why_not_measured"]

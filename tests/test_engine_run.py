@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.api import run_audit
 from auditkit.engine.results import load_results, validate_results
-from auditkit.engine.run import NOT_GENERATED, run_audit
+from auditkit.engine.run import NOT_GENERATED
 from auditkit.errors import ErrorBudgetExceeded, InputError
 from tests.fixtures_engine import FAKES, ScriptedAdapter, engine_request, write_suite
 

@@ -14,10 +14,10 @@ from typing import Any, Mapping, Sequence
 import pytest
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers, caches_scores
+from auditkit.api import run_audit
 from auditkit.cli.app import main
 from auditkit.engine.cache import GenerationCache, analyzer_key, output_digest, score_key
 from auditkit.engine.results import validate_results
-from auditkit.engine.run import run_audit
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, GenerationConfig, Metric, Prompt, Score
 from tests.fixtures_engine import FAKES, ScriptedAdapter, engine_request, write_suite
@@ -405,7 +405,7 @@ _SCRIPT = """
 import json, sys
 from pathlib import Path
 from auditkit.engine.plan import AuditRequest
-from auditkit.engine.run import run_audit
+from auditkit.api import run_audit
 out, cache = Path(sys.argv[1]), Path(sys.argv[2])
 run_audit(request=AuditRequest(model="mock:biased", suites=("standard",), out=out, cache_path=cache,
                                quiet=True, report=False))

@@ -188,7 +188,7 @@ def test_incompatible_baseline_scorer(tmp_path: Path) -> None:
 
 
 def test_engine_call_shape_with_baseline_dir(tmp_path: Path) -> None:
-    """auditkit.engine.run calls evaluate_policy(results=, policy_path=, baseline_dir=) and dict()s it."""
+    """auditkit.api calls evaluate_policy(results=, policy_path=, baseline_dir=) and dict()s it."""
     base = write_run(tmp_path / "base", simulate_run(seed=3))
     policy = write_policy(tmp_path, "rules:\n" + _rule("toxicity.toxic_fraction", regression="{}"))
     decision = dict(evaluate_policy(results=simulate_run(seed=4), policy_path=policy, baseline_dir=base))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from auditkit.api import run_audit
 from auditkit.engine.cache import GenerationCache
 from auditkit.engine.ray_executor import RayExecutor, split_concurrency
-from auditkit.engine.run import run_audit
 from tests.fixtures_engine import engine_request, write_suite
 from tests.fixtures_http import LoopbackServer, loopback_server  # noqa: F401
 from tests.fixtures_models import one_torch_thread, tiny_model_dir, tiny_models  # noqa: F401

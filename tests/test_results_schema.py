@@ -17,7 +17,7 @@ from tests.fixtures_engine import engine_request, write_suite
 
 @pytest.fixture(scope="module")
 def produced(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from auditkit.engine.run import run_audit
+    from auditkit.api import run_audit
 
     tmp = tmp_path_factory.mktemp("schema")
     suite = write_suite(tmp, n=4, analyzers_=("engine_chars", "energy"))

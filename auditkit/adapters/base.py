@@ -1,11 +1,17 @@
 """The adapter seam: anything that turns prompts into generations.
 
 An adapter is built by a factory registered under a scheme, from a model spec ``scheme:target`` plus
-``--model-arg KEY=VALUE`` options::
+``--model-arg KEY=VALUE`` options. The factory declares, once, what the adapter can do
+(:class:`AdapterAbilities`) and which options it takes (an :class:`AdapterOptions` pydantic model)::
+
+    class EchoOptions(AdapterOptions):
+        upper: bool = False
 
     @adapters.register("echo")
+    @adapter_factory(abilities=AdapterAbilities(), options=EchoOptions)
     def make_echo(*, target: str, options: Mapping[str, str]) -> Adapter:
-        return EchoAdapter(prefix=target)
+        opts = parse_options(model=EchoOptions, adapter="echo", options=options)
+        return EchoAdapter(prefix=target.upper() if opts.upper else target)
 
     class EchoAdapter:
         def __init__(self, *, prefix: str) -> None:
@@ -23,6 +29,11 @@ Rules every adapter keeps (checked by the contract tests over every registered a
 generation's ``error`` (never an empty output); a failure of the whole model (cannot load, cannot reach)
 raises ``AdapterError``. ``identity`` is cheap — no weights are loaded to compute it — so a fully
 cached rerun never loads the model.
+
+The engine, the executors, the energy meter and the energy analyzer read an adapter's abilities from its
+factory (:func:`abilities_of`), before the adapter is built — e.g. only an adapter declaring
+``concurrency`` receives ``--concurrency``. A factory that declares nothing (an entry-point plugin, a
+``python:`` factory) is a local model without bounded concurrency.
 """
 
 from __future__ import annotations
@@ -30,23 +41,91 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 from auditkit.registry import Registry
+from auditkit.secrets import is_secret_key
 
 __all__ = [
     "Adapter",
+    "AdapterAbilities",
     "AdapterFactory",
     "AdapterIdentity",
+    "AdapterOptions",
+    "ENERGY_SOURCES",
+    "LOCAL",
     "ModelSpec",
+    "abilities_of",
+    "adapter_factory",
     "adapters",
     "build_adapter",
+    "options_model_of",
     "parse_model_spec",
+    "parse_options",
+    "registered_abilities",
 ]
 
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+ENERGY_SOURCES = ("local", "modelled", "replayed")
+"""Where an adapter's energy figures come from: ``local`` (the engine's meter around each batch: NVML,
+RAPL or an estimate), ``modelled`` (nothing runs here; the energy analyzer models each output from its
+tokens), ``replayed`` (only figures given in the replayed file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterAbilities:
+    """What an adapter can do, declared once on its factory (see :func:`adapter_factory`)."""
+
+    remote: bool = False
+    """Requests go to a server: local energy counters would measure only the client (energy is modelled)."""
+    replayed: bool = False
+    """Outputs come from a file: nothing is generated here (energy only as the file gives it)."""
+    concurrency: bool = False
+    """Accepts a bounded ``concurrency`` option (requests in flight); ``--concurrency`` goes to it."""
+    energy_source: str = "local"
+    """One of :data:`ENERGY_SOURCES`: which meter applies to its outputs."""
+    loglikelihood: bool = False
+    """Can score the log-likelihood of given continuations."""
+
+    def __post_init__(self) -> None:
+        if self.energy_source not in ENERGY_SOURCES:
+            raise ValueError(
+                f"AdapterAbilities.energy_source {self.energy_source!r} is not one of {', '.join(ENERGY_SOURCES)}."
+            )
+        if self.remote and self.replayed:
+            raise ValueError("AdapterAbilities: an adapter is either remote or replayed, not both.")
+        # A remote model's energy cannot be metered here, a replayed one's was spent elsewhere.
+        implied = "modelled" if self.remote else "replayed" if self.replayed else None
+        if implied is not None and self.energy_source != implied:
+            raise ValueError(
+                f"AdapterAbilities: a {'remote' if self.remote else 'replayed'} adapter's energy_source "
+                f"must be {implied!r}, not {self.energy_source!r}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "replayed": self.replayed,
+            "concurrency": self.concurrency,
+            "energy_source": self.energy_source,
+            "loglikelihood": self.loglikelihood,
+        }
+
+
+LOCAL = AdapterAbilities()
+"""The abilities of a factory that declares none: a local model, one batch at a time."""
+
+
+class AdapterOptions(BaseModel):
+    """Base of every adapter's ``--model-arg`` options model: unknown options are errors.
+
+    Values arrive as strings from the command line; pydantic coerces them to the declared types.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +144,7 @@ class AdapterIdentity:
     """Settings that change outputs (dtype, chat template on/off, base URL...). Never secrets."""
 
     def __post_init__(self) -> None:
-        leaked = [k for k in self.settings if any(w in k.lower() for w in _SECRET_WORDS)]
+        leaked = [k for k in self.settings if is_secret_key(name=str(k))]
         if leaked:
             raise ValueError(f"AdapterIdentity.settings must not hold secrets: {leaked}")
 
@@ -149,3 +228,91 @@ def build_adapter(*, spec: ModelSpec) -> Adapter:
     """Look up the scheme's factory (exit 2 with suggestions when unknown) and build the adapter."""
     factory = adapters.get(spec.scheme)
     return factory(target=spec.target, options=dict(spec.options))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+O = TypeVar("O", bound=AdapterOptions)
+
+
+def adapter_factory(
+    *,
+    abilities: AdapterAbilities | Callable[..., AdapterAbilities] = LOCAL,
+    options: type[AdapterOptions],
+) -> Callable[[F], F]:
+    """Decorator: declare a factory's abilities and options model on the factory itself.
+
+    ``abilities`` may also be a function ``(*, target) -> AdapterAbilities`` when they depend on the
+    target (``python:`` asks the user's factory). Stack it under ``@adapters.register(...)``.
+    """
+
+    def declare(factory: F) -> F:
+        factory.abilities = abilities  # type: ignore[attr-defined]
+        factory.options_model = options  # type: ignore[attr-defined]
+        return factory
+
+    return declare
+
+
+def abilities_of(*, spec: ModelSpec) -> AdapterAbilities:
+    """The abilities declared by the factory of ``spec`` (``LOCAL`` when it declares none); builds nothing."""
+    factory = adapters.get(spec.scheme)
+    declared = getattr(factory, "abilities", LOCAL)
+    if callable(declared):
+        declared = declared(target=spec.target)
+    if not isinstance(declared, AdapterAbilities):
+        raise ConfigError(
+            f"The adapter {spec.scheme!r} declares abilities of type {type(declared).__name__}; "
+            "expected auditkit.adapters.base.AdapterAbilities."
+        )
+    return declared
+
+
+def registered_abilities(*, name: str) -> AdapterAbilities:
+    """The abilities of the adapter registered as ``name``; ``LOCAL`` for a name nothing is registered as."""
+    if name not in adapters:
+        return LOCAL
+    try:
+        return abilities_of(spec=ModelSpec(scheme=name, target=""))
+    except ConfigError:  # target-dependent abilities (python:) need the target: nothing to say by name
+        return LOCAL
+
+
+def options_model_of(*, factory: Callable[..., Any]) -> type[AdapterOptions] | None:
+    """The options model a factory declares, or ``None`` (a plugin that validates its options itself)."""
+    model = getattr(factory, "options_model", None)
+    return model if isinstance(model, type) and issubclass(model, AdapterOptions) else None
+
+
+def parse_options(*, model: type[O], adapter: str, options: Mapping[str, Any]) -> O:
+    """``options`` validated by ``model``; ``ConfigError`` (exit 2) naming the adapter, the option and
+    the accepted options otherwise."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        raise ConfigError(_options_message(model=model, adapter=adapter, options=options, error=exc)) from None
+
+
+def _options_message(
+    *, model: type[AdapterOptions], adapter: str, options: Mapping[str, Any], error: ValidationError
+) -> str:
+    fields = sorted(model.model_fields)
+    valid = (
+        f"Valid options: {', '.join(fields)}."
+        if fields
+        else f"Valid options: none (the {adapter!r} adapter takes no --model-arg options)."
+    )
+    problems = error.errors()
+    unknown = sorted(str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden" and p["loc"])
+    if unknown:
+        names = ", ".join(repr(u) for u in unknown)
+        return f"Unknown --model-arg {names} for the {adapter!r} adapter: it does not take them. {valid}"
+    first = problems[0]
+    name = ".".join(str(part) for part in first["loc"]) if first["loc"] else ""
+    if name in options:
+        what = f"--model-arg {name}={options[name]!r}"
+    elif name:
+        what = f"--model-arg {name}"
+    else:
+        what = "--model-arg options"
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    return f"{what} for the {adapter!r} adapter: {reason}. {valid}"

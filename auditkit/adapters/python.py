@@ -13,6 +13,14 @@ wrapped into one::
 
 A wrapped callable's identity includes a hash of the module's source file, so editing the code
 invalidates cached outputs.
+
+The accepted options are the factory's keyword parameters (a factory with ``**kwargs`` accepts any), or
+the pydantic model it declares as ``factory.options_model`` (an ``AdapterOptions`` subclass). What the
+adapter can do is read from ``factory.abilities`` (an ``AdapterAbilities``; default: a local model)::
+
+    def make(*, concurrency: str = "4"):
+        ...
+    make.abilities = AdapterAbilities(remote=True, concurrency=True, energy_source="modelled")
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import time
@@ -28,11 +37,24 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from auditkit.adapters.base import _SECRET_WORDS, Adapter, AdapterIdentity, adapters
+from pydantic import ConfigDict, create_model
+
+from auditkit.adapters.base import (
+    LOCAL,
+    Adapter,
+    AdapterAbilities,
+    AdapterIdentity,
+    AdapterOptions,
+    adapter_factory,
+    adapters,
+    options_model_of,
+    parse_options,
+)
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.secrets import public_settings
 
-__all__ = ["CallableAdapter", "load_python_target", "make_python"]
+__all__ = ["CallableAdapter", "PythonOptions", "load_python_target", "make_python", "python_abilities"]
 
 
 def _import(module: str) -> ModuleType:
@@ -145,19 +167,75 @@ class CallableAdapter:
         """The callable owns its resources; nothing to release here."""
 
 
+class PythonOptions(AdapterOptions):
+    """Base of the options model derived from a user factory's keyword parameters (values stay strings,
+    as given: the factory converts them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _options_model(factory: Callable[..., Any]) -> type[AdapterOptions] | None:
+    """The factory's declared model, else one built from its keyword parameters; ``None``: any option."""
+    declared = options_model_of(factory=factory)
+    if declared is not None:
+        return declared
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: let the call itself judge the options
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    fields: dict[str, Any] = {
+        p.name: (str, ... if p.default is inspect.Parameter.empty else p.default)
+        for p in parameters
+        if p.kind in _KEYWORD
+    }
+    name = f"{getattr(factory, '__name__', 'factory')}Options"
+    return create_model(name, __base__=PythonOptions, **fields)
+
+
+def _factory_options(*, target: str, factory: Callable[..., Any], options: Mapping[str, str]) -> dict[str, Any]:
+    model = _options_model(factory)
+    if model is None:
+        return dict(options)
+    try:
+        parsed = parse_options(model=model, adapter="python", options=options)
+    except ConfigError as exc:
+        raise ConfigError(f"python:{target} rejected the options {sorted(options)}: {exc}") from None
+    # Only what was given: the factory's own defaults stay its own.
+    return parsed.model_dump(exclude_unset=True)
+
+
+def python_abilities(*, target: str) -> AdapterAbilities:
+    """What the user's factory declares as ``abilities`` (imports its module); default a local model."""
+    _, factory = load_python_target(target=target)
+    declared = getattr(factory, "abilities", LOCAL)
+    if not isinstance(declared, AdapterAbilities):
+        raise ConfigError(
+            f"python:{target} declares abilities of type {type(declared).__name__}; "
+            "expected auditkit.adapters.base.AdapterAbilities."
+        )
+    return declared
+
+
 @adapters.register("python")
+@adapter_factory(abilities=python_abilities, options=PythonOptions)
 def make_python(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Your own Python factory returning an Adapter or f(list[str]) -> list[str]: python:module:factory."""
     module, factory = load_python_target(target=target)
+    kwargs = _factory_options(target=target, factory=factory, options=options)
     try:
-        made = factory(**options)
+        made = factory(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"python:{target} rejected the options {sorted(options)}: {exc}") from exc
     if isinstance(made, Adapter) and isinstance(getattr(made, "identity", None), AdapterIdentity):
         return made
     if callable(made):
         # Options like api_key go to the factory but never into the identity (it lands in results.json).
-        settings = {k: v for k, v in options.items() if not any(w in k.lower() for w in _SECRET_WORDS)}
+        settings = public_settings(settings=options)
         identity = AdapterIdentity(
             adapter="python", model=target, weights_hash=_source_hash(module), settings=settings
         )

@@ -23,12 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditkit.adapters.base import Adapter, AdapterIdentity, adapters
+from auditkit.adapters.base import (
+    Adapter,
+    AdapterAbilities,
+    AdapterIdentity,
+    AdapterOptions,
+    adapter_factory,
+    adapters,
+    parse_options,
+)
 from auditkit.errors import ConfigError, InputError
 from auditkit.jsonl import JsonlProblem, scan_jsonl
 from auditkit.records import Generation, GenerationConfig, Prompt
 
-__all__ = ["ReplayAdapter", "make_replay"]
+__all__ = ["ReplayAdapter", "ReplayOptions", "make_replay"]
 
 _SHOW = 5
 """How many problems / ids an error message lists before saying "and N more"."""
@@ -186,11 +194,15 @@ class ReplayAdapter:
         """Nothing to release (the file was read once, at construction)."""
 
 
+class ReplayOptions(AdapterOptions):
+    """The ``replay`` scheme takes no ``--model-arg`` options: everything is in the file."""
+
+
 @adapters.register("replay")
+@adapter_factory(abilities=AdapterAbilities(replayed=True, energy_source="replayed"), options=ReplayOptions)
 def make_replay(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Replay recorded outputs from a JSONL file: one {"id", "output"} object per line."""
     if not target:
         raise ConfigError("replay: needs a file, e.g. --model replay:outputs.jsonl.")
-    if options:
-        raise ConfigError(f"replay: takes no --model-arg options (got {', '.join(sorted(options))}).")
+    parse_options(model=ReplayOptions, adapter="replay", options=options)
     return ReplayAdapter(path=Path(target).expanduser())

@@ -5,8 +5,10 @@ Where the figures come from (each output's ``energy_method``):
 - the engine's meter (``auditkit.energy.meter``) around each batch, shared among the batch's outputs by
   output tokens: ``measured-nvml``, ``measured-rapl`` or ``estimated``;
 - a replay file's own ``energy_j``: ``provided``;
-- for remote APIs (option ``adapter=openai``, or any run given ``model_params_b``), this analyzer models
-  each output from its output tokens with the EcoLogits method: ``modelled``;
+- for remote APIs (adapters whose declared abilities say ``energy_source="modelled"``: option
+  ``energy_source``, which the engine sets, or an ``adapter`` name such as ``openai``), or any run given
+  ``model_params_b``, this analyzer models each output from its output tokens with the EcoLogits method:
+  ``modelled``;
 - otherwise none: the metric is ``None`` ("not measured", n/a), never 0.
 
 Every metric names the method(s) and scope behind it and carries a systematic range (``details``)
@@ -14,7 +16,7 @@ beside its confidence interval over prompts. Options (suite ``analyzer_options.e
 ``--analyzer-arg energy.KEY=VALUE``): ``grid`` (ISO country code, default world average),
 ``grid_g_per_kwh`` (explicit intensity), ``pue`` (default 1.0), ``idle_baseline_s`` (measure idle power
 for this long and subtract it), ``device`` (for the idle baseline, default ``cpu``), ``adapter``,
-``model``, ``model_params_b``, ``active_params_b`` (modelled figures), ``max_listed``, ``seed``.
+``energy_source``, ``model``, ``model_params_b``, ``active_params_b`` (modelled figures), ``max_listed``, ``seed``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class EnergyOptions:
     idle_baseline_s: float = 0.0
     device: str = "cpu"
     adapter: str | None = None
+    energy_source: str | None = None
     model: str | None = None
     model_params_b: float | None = None
     active_params_b: float | None = None
@@ -113,7 +116,8 @@ class EnergyAnalyzer:
         self.grid = grid_intensity(zone=self.options.grid, g_per_kwh=self.options.grid_g_per_kwh)
         # Remote adapters: local readings measure only the HTTP client, so every output is modelled.
         # A size given for another adapter only fills outputs that have no figure.
-        self.remote = self.options.adapter in _remote_adapters()
+        self.energy_source = _energy_source(self.options)
+        self.remote = self.energy_source == "modelled"
         wanted = self.remote or self.options.model_params_b is not None
         self.size = (
             model_size(
@@ -203,7 +207,7 @@ class EnergyAnalyzer:
             return None
         from auditkit.energy.meter import open_meter
 
-        meter = open_meter(device=self.options.device, adapter=self.options.adapter)
+        meter = open_meter(device=self.options.device, energy_source=self.energy_source, adapter=self.options.adapter)
         return meter.measure_idle(seconds=self.options.idle_baseline_s)
 
     # -- metrics -------------------------------------------------------------------------------------
@@ -397,10 +401,19 @@ class EnergyAnalyzer:
         return out
 
 
-def _remote_adapters() -> frozenset[str]:
-    from auditkit.energy.meter import REMOTE_ADAPTERS
+def _energy_source(options: EnergyOptions) -> str:
+    """Where the audited adapter's energy comes from, as its declared abilities say."""
+    from auditkit.adapters.base import ENERGY_SOURCES, registered_abilities
 
-    return REMOTE_ADAPTERS
+    if options.energy_source is not None:
+        if options.energy_source not in ENERGY_SOURCES:
+            raise ConfigError(
+                f"energy.energy_source {options.energy_source!r} is not one of {', '.join(ENERGY_SOURCES)}."
+            )
+        return options.energy_source
+    if options.adapter is None:
+        return "local"
+    return registered_abilities(name=options.adapter).energy_source
 
 
 def _subtract_idle(fig: _Figure, idle: Any) -> _Figure:

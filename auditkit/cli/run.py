@@ -121,7 +121,7 @@ def run_command(
     params = dict(locals())  # first statement: exactly the parsed options, for the manifest's command line
     from auditkit.adapters.base import parse_model_spec
     from auditkit.engine.plan import AuditRequest, parse_analyzer_args
-    from auditkit.engine.run import run_audit
+    from auditkit.api import run_audit
 
     suite_refs = list(suites or ["standard"])
     options = dict(parse_model_spec(spec=model, model_args=model_arg or ()).options)

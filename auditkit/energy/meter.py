@@ -2,7 +2,7 @@
 
 Contract (the engine relies on exactly this)::
 
-    meter = open_meter(device="cpu")
+    meter = open_meter(device="cpu", energy_source="local")
     meter.info                      # {"method": ..., "scope": ..., "counters": [...], ...}
     with meter.measure() as reading:
         ...generate one batch...
@@ -14,8 +14,9 @@ Contract (the engine relies on exactly this)::
 ``open_meter`` picks the best source available, in this order: NVML total-energy counters for ``cuda``
 devices; RAPL package counters for ``cpu`` when ``/sys/class/powercap`` is readable; otherwise a
 labelled estimate from process CPU time and a hardware power model (:mod:`auditkit.energy.estimate`).
-Remote adapters (``adapter="openai"``) get a meter that measures nothing locally: their energy is
-modelled per output by the energy analyzer from output tokens (:mod:`auditkit.energy.modelled`).
+Adapters whose abilities say their energy is ``modelled`` (remote APIs) get a meter that measures nothing
+locally: their energy is modelled per output by the energy analyzer from output tokens
+(:mod:`auditkit.energy.modelled`); ``replayed`` ones (outputs read from a file) likewise.
 A reading that cannot be taken (a counter read failed mid-run) is ``not-measured``, never 0.
 """
 
@@ -30,12 +31,7 @@ from typing import Any, Protocol
 
 from auditkit.energy import estimate, methods, nvml, rapl
 
-__all__ = ["EnergyMeter", "IdlePower", "REMOTE_ADAPTERS", "REPLAY_ADAPTERS", "Reading", "open_meter"]
-
-REMOTE_ADAPTERS = frozenset({"openai"})
-"""Adapters whose model runs elsewhere: local counters would measure only the HTTP client."""
-REPLAY_ADAPTERS = frozenset({"replay"})
-"""Adapters that generate nothing: local readings would measure reading a file."""
+__all__ = ["EnergyMeter", "IdlePower", "Reading", "open_meter"]
 
 
 @dataclass(slots=True)
@@ -235,22 +231,28 @@ def _fill(reading: Reading, joules: float, method: str) -> None:
 
 
 def open_meter(
-    *, device: str, adapter: str | None = None, rapl_root: Path | None = None, estimate_fallback: bool = True
+    *,
+    device: str,
+    energy_source: str = "local",
+    adapter: str | None = None,
+    rapl_root: Path | None = None,
+    estimate_fallback: bool = True,
 ) -> EnergyMeter:
     """The best meter available for ``device`` (``cpu``, ``cuda``, ``cuda:0``...).
 
-    ``adapter`` (the adapter's scheme) lets remote APIs opt out of local metering; ``rapl_root``
-    replaces ``/sys/class/powercap`` (tests); ``estimate_fallback=False`` yields ``not-measured``
-    instead of an estimate when no counter is readable.
+    ``energy_source`` (the adapter's declared ``AdapterAbilities.energy_source``): only ``local``
+    adapters are metered here; ``modelled`` (remote) and ``replayed`` ones opt out. ``adapter`` names the
+    adapter in those notes; ``rapl_root`` replaces ``/sys/class/powercap`` (tests);
+    ``estimate_fallback=False`` yields ``not-measured`` instead of an estimate when no counter is readable.
     """
     notes: list[str] = []
-    if adapter in REMOTE_ADAPTERS:
+    if energy_source == "modelled":
         reason = (
-            f"the {adapter!r} adapter runs the model remotely: nothing to measure here; the energy "
+            f"the {_named(adapter)}adapter runs the model remotely: nothing to measure here; the energy "
             "analyzer models each output's energy from its output tokens (EcoLogits method)"
         )
         return EnergyMeter(device=device, backend=_Nothing(reason=reason))
-    if adapter in REPLAY_ADAPTERS:
+    if energy_source == "replayed":
         reason = "replayed outputs were generated elsewhere: only energy_j given in the file is reported"
         return EnergyMeter(device=device, backend=_Nothing(reason=reason))
     kind = device.split(":")[0].lower()
@@ -272,3 +274,7 @@ def open_meter(
         return EnergyMeter(device=device, backend=_Nothing(reason="; ".join(notes)), notes=tuple(notes))
     why = "no readable energy counter" + (f" ({'; '.join(notes)})" if notes else "")
     return EnergyMeter(device=device, backend=_Estimate(estimate.power_model(), why), notes=tuple(notes))
+
+
+def _named(adapter: str | None) -> str:
+    return f"{adapter!r} " if adapter else ""

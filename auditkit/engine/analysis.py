@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from auditkit.adapters.base import AdapterIdentity
+from auditkit.adapters.base import LOCAL, AdapterAbilities, AdapterIdentity
 from auditkit.analyzers.base import (
     Analysis,
     Analyzer,
@@ -91,22 +91,30 @@ class OutputDigests:
         return score_key(analyzer=analyzer, output=memo[1])
 
 
-def analyzer_options(*, plan: Plan, identity: AdapterIdentity) -> dict[str, dict[str, Any]]:
+def analyzer_options(
+    *, plan: Plan, identity: AdapterIdentity, abilities: AdapterAbilities = LOCAL
+) -> dict[str, dict[str, Any]]:
     """Each analyzer's effective options (remote executors build their scorers from exactly these)."""
     effective = {}
     for name in plan.analyzer_names:
         options = dict(plan.analyzer_options.get(name, {}))
         if name == "energy":
-            # Remote outputs are modelled from the model's size: the analyzer must know what ran.
-            # Suite and command-line options still win.
-            options = {"adapter": identity.adapter, "model": identity.model} | options
+            # Remote outputs are modelled from the model's size: the analyzer must know what ran and
+            # where its energy comes from. Suite and command-line options still win; an ``adapter``
+            # named there (e.g. replayed outputs of an API) is judged by that adapter's abilities.
+            ran: dict[str, Any] = {"adapter": identity.adapter, "model": identity.model}
+            if "adapter" not in options:
+                ran["energy_source"] = abilities.energy_source
+            options = ran | options
         effective[name] = options
     return effective
 
 
-def build_analyzers(*, plan: Plan, identity: AdapterIdentity) -> dict[str, Analyzer]:
+def build_analyzers(
+    *, plan: Plan, identity: AdapterIdentity, abilities: AdapterAbilities = LOCAL
+) -> dict[str, Analyzer]:
     built = {}
-    for name, options in analyzer_options(plan=plan, identity=identity).items():
+    for name, options in analyzer_options(plan=plan, identity=identity, abilities=abilities).items():
         analyzer = build_analyzer(name=name, options=options)
         if analyzer.name != name:
             raise ConfigError(

@@ -23,7 +23,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from auditkit.adapters.base import Adapter, ModelSpec, build_adapter
+from auditkit.adapters.base import LOCAL, Adapter, AdapterAbilities, ModelSpec, build_adapter
 from auditkit.analyzers.base import Analyzer, Observation, build_analyzer
 from auditkit.energy.meter import EnergyMeter, Reading
 from auditkit.errors import AuditkitError
@@ -51,6 +51,8 @@ class AdapterSource:
 
     spec: ModelSpec
     local: Adapter | None = field(default=None, compare=False)
+    abilities: AdapterAbilities = LOCAL
+    """What the adapter's factory declares (remote executors place and meter replicas by it)."""
 
     def build(self) -> Adapter:
         return self.local if self.local is not None else build_adapter(spec=self.spec)

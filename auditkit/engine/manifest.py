@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from auditkit.engine.cache import default_cache_path
+from auditkit.secrets import is_secret_key
 
 if TYPE_CHECKING:
     from auditkit.analyzers.base import Analyzer
@@ -46,16 +47,11 @@ _PACKAGES = (
     "jinja2",
     "pydantic",
 )
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
 
 
 def utc_now() -> str:
     """ISO 8601 UTC timestamp, seconds precision."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _is_secret(key: str) -> bool:
-    return any(word in key.lower() for word in _SECRET_WORDS)
 
 
 def redact_command(argv: Sequence[str]) -> list[str]:
@@ -66,13 +62,13 @@ def redact_command(argv: Sequence[str]) -> list[str]:
         if redact_next:
             redact_next = False
             key, sep, _ = arg.partition("=")
-            out.append(f"{key}=***" if sep and _is_secret(key) else arg)
+            out.append(f"{key}=***" if sep and is_secret_key(name=key) else arg)
             continue
         flag, eq, value = arg.partition("=")
         if flag in ("--model-arg", "--analyzer-arg"):
             if eq:
                 key, sep, _ = value.partition("=")
-                out.append(f"{flag}={key}=***" if sep and _is_secret(key) else arg)
+                out.append(f"{flag}={key}=***" if sep and is_secret_key(name=key) else arg)
             else:
                 out.append(arg)
                 redact_next = True

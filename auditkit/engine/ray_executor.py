@@ -47,7 +47,7 @@ from typing import Any
 
 from auditkit.adapters.base import ModelSpec, adapters, build_adapter
 from auditkit.analyzers.base import analyzers, build_analyzer
-from auditkit.energy.meter import REMOTE_ADAPTERS, REPLAY_ADAPTERS, Reading, open_meter
+from auditkit.energy.meter import Reading, open_meter
 from auditkit.engine.executor import (
     AdapterSource,
     AnalyzerSource,
@@ -99,7 +99,7 @@ def _import_plugins(modules: Sequence[str]) -> None:
 class _GenerationReplica:
     """A model replica living in a Ray worker: builds the adapter once, generates batch after batch."""
 
-    def __init__(self, spec: ModelSpec, modules: Sequence[str], identity_key: str) -> None:
+    def __init__(self, spec: ModelSpec, modules: Sequence[str], identity_key: str, energy_source: str) -> None:
         self._failure: BaseException | None = None
         try:
             _import_plugins(modules)
@@ -112,7 +112,7 @@ class _GenerationReplica:
                     "revision or package versions. Give every node the same environment."
                 )
             device = str(self.model.identity.settings.get("device", "cpu"))
-            self.meter = open_meter(device=device, adapter=spec.scheme)
+            self.meter = open_meter(device=device, energy_source=energy_source, adapter=spec.scheme)
         except BaseException as exc:  # reported by ready(): the driver raises it as the user's error
             self._failure = exc
 
@@ -302,9 +302,9 @@ class RayExecutor:
         batches: Iterable[GenerationBatch],
         on_batch: Callable[[GenerationOutcome], bool],
     ) -> None:
-        spec = adapter.spec
-        if spec.scheme in REPLAY_ADAPTERS:
-            meter = open_meter(device="cpu", adapter=spec.scheme)
+        spec, abilities = adapter.spec, adapter.abilities
+        if abilities.replayed:  # reading a file: nothing worth shipping to replicas
+            meter = open_meter(device="cpu", energy_source=abilities.energy_source, adapter=spec.scheme)
             LocalExecutor(meter=meter).generate(adapter=adapter, batches=batches, on_batch=on_batch)
             return
         todo = list(batches)
@@ -313,7 +313,7 @@ class RayExecutor:
         self._connect()
         identity = adapter.build().identity
         cpus, gpus = self._resources()
-        remote = spec.scheme in REMOTE_ADAPTERS
+        remote = abilities.remote
         num_gpus = self.num_gpus if self.num_gpus is not None else (1.0 if gpus >= 1 and not remote else 0.0)
         if self.num_replicas is not None:
             count = self.num_replicas
@@ -323,7 +323,7 @@ class RayExecutor:
             count = max(1, int(cpus // self.num_cpus))
         count = min(count, len(todo))
         specs = [spec] * count
-        if remote:
+        if abilities.concurrency:
             total = int(spec.options.get("concurrency") or DEFAULT_HTTP_CONCURRENCY)
             specs = [
                 dataclasses.replace(spec, options={**spec.options, "concurrency": str(share)})
@@ -333,7 +333,7 @@ class RayExecutor:
         actor_class = self.ray.remote(_GenerationReplica).options(
             num_cpus=self.num_cpus, num_gpus=num_gpus, max_restarts=self.max_restarts, max_task_retries=0
         )
-        actors = [actor_class.remote(s, modules, identity.key) for s in specs]
+        actors = [actor_class.remote(s, modules, identity.key, abilities.energy_source) for s in specs]
         self.replicas["generate"] = len(actors)
         try:
             self._ready(actors)

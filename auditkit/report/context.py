@@ -18,6 +18,7 @@ from markupsafe import Markup
 from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
 from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
+from auditkit.secrets import redact_value
 
 __all__ = [
     "AnalyzerView",
@@ -42,7 +43,6 @@ EVIDENCE_TOTAL = 200
 PAIRS_PER_FINDING = 5
 TABLE_ROWS = 25
 _SEVERITY = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "credential")
 
 
 def severity_rank(severity: str) -> int:
@@ -76,7 +76,7 @@ def group_label(group: Mapping[str, Any] | None) -> str:
 
 
 def redact(key: str, value: Any) -> Any:
-    return "[redacted]" if any(w in key.lower() for w in _SECRET_WORDS) else value
+    return redact_value(name=key, value=value, mask="[redacted]")
 
 
 @dataclass(frozen=True, slots=True)
