@@ -87,11 +87,14 @@ class _EntryPointFactory:
         self._ep = ep
         self.__doc__ = f"entry point {getattr(ep, 'value', '?')}"
 
-    def __call__(self, *args: object, **kwargs: object) -> object:
+    def resolve(self) -> Callable[..., object]:
+        """The plugin's own factory (imports its module), e.g. to read what it declares."""
         try:
-            factory = self._ep.load()  # type: ignore[attr-defined]
+            return self._ep.load()  # type: ignore[attr-defined, no-any-return]
         except Exception as exc:  # a broken plugin must not look like an auditkit crash
             raise PluginNotFound(
                 f"The plugin {self._ep.name!r} ({self._ep.value}) could not be imported: {exc}"  # type: ignore[attr-defined]
             ) from exc
-        return factory(*args, **kwargs)
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self.resolve()(*args, **kwargs)
