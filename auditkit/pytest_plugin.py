@@ -116,10 +116,11 @@ class AuditResults:
         baseline: AuditResults,
         max_increase: float = 0.0,
         alpha: float = 0.05,
-        direction: Literal["higher_is_worse", "lower_is_worse"] = "higher_is_worse",
+        direction: Literal["higher_is_worse", "lower_is_worse"] | None = None,
     ) -> None:
         """Assert the metric is not significantly worse than in ``baseline`` (one-sided test, margin
-        ``max_increase``); raises ``ConfigError`` when the runs are not comparable."""
+        ``max_increase``; ``direction`` defaults to the one the metric's analyzer declares); raises
+        ``ConfigError`` when the runs are not comparable."""
         regression = {"max_increase": max_increase, "alpha": alpha, "direction": direction}
         self._assert(selector=selector, regression=regression, baseline=baseline)
 

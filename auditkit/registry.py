@@ -87,20 +87,21 @@ class _EntryPointFactory:
         self._ep = ep
         self.__doc__ = f"entry point {getattr(ep, 'value', '?')}"
 
-    def _load(self) -> object:
+    def resolve(self) -> Callable[..., object]:
+        """The plugin's own factory (imports its module), e.g. to read what it declares."""
         try:
-            return self._ep.load()  # type: ignore[attr-defined]
+            return self._ep.load()  # type: ignore[attr-defined, no-any-return]
         except Exception as exc:  # a broken plugin must not look like an auditkit crash
             raise PluginNotFound(
                 f"The plugin {self._ep.name!r} ({self._ep.value}) could not be imported: {exc}"  # type: ignore[attr-defined]
             ) from exc
 
     def __call__(self, *args: object, **kwargs: object) -> object:
-        return self._load()(*args, **kwargs)  # type: ignore[operator]
+        return self.resolve()(*args, **kwargs)
 
     def __getattr__(self, name: str) -> object:
         # What a plugin declares on its factory (e.g. an adapter's ``abilities``) is read from the
         # plugin itself; only then is it imported.
-        if name.startswith("__") or name in ("_ep", "_load"):
+        if name.startswith("__") or name in ("_ep", "resolve"):
             raise AttributeError(name)
-        return getattr(self._load(), name)
+        return getattr(self.resolve(), name)

@@ -39,6 +39,18 @@ Two optional members make reruns cheap (both may be absent; the engine reads the
   build fresh analyzers and only call ``score``). ``identity`` must stay cheap either way (no model
   load), since it is read for cache keys on every run.
 
+What the analyzer declares about itself lives on its class, read without building it (no model load)
+through :func:`analyzer_info` — the factory says which class it builds with ``@describes(Cls)``, or the
+class itself is registered:
+
+- ``metric_specs``: a :class:`~auditkit.analyzers.metric_spec.MetricSpec` per metric (direction, target,
+  unit, display hint). The engine records them in results.json; the report and the gate judge changes
+  from them. Nothing declared: changes are reported without a judgement.
+- ``options_model``: the :class:`~auditkit.analyzers.options.AnalyzerOptions` subclass the factory
+  validates its options with (unknown option → ``ConfigError``, exit 2).
+- ``title`` and ``report_order``: the report section's heading and place (lower first; plugins that say
+  nothing come after the built-ins, by name).
+
 Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
 scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
 never 0. ``aggregate`` sees every score of the run for its items — an analyzer may use another's
@@ -48,21 +60,30 @@ never 0. ``aggregate`` sees every score of the run for its items — an analyzer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
+from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry
 
 __all__ = [
+    "DEFAULT_REPORT_ORDER",
     "Analysis",
     "Analyzer",
     "AnalyzerFactory",
+    "AnalyzerInfo",
     "Observation",
+    "analyzer_info",
     "analyzers",
     "build_analyzer",
     "caches_scores",
+    "declared_metric_specs",
+    "describes",
     "load_analyzer",
 ]
+
+DEFAULT_REPORT_ORDER = 1000
+"""Report place of an analyzer that declares none: after the built-ins (10-40), then by name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +135,62 @@ analyzers: Registry[AnalyzerFactory] = Registry(
         "auditkit.analyzers.energy",
     ),
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def describes(cls: type) -> Callable[[F], F]:
+    """Decorator for a factory: it builds ``cls``, whose class attributes are its declared metadata."""
+
+    def mark(factory: F) -> F:
+        factory.builds = cls  # type: ignore[attr-defined]
+        return factory
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerInfo:
+    """What an analyzer declares about itself, read from its class without building it."""
+
+    name: str
+    title: str
+    report_order: int
+    metric_specs: tuple[MetricSpec, ...]
+    options_model: type | None
+    description: str
+
+
+def _declaring_class(factory: Any) -> Any:
+    """The object carrying the declarations: the class a factory ``builds``, the class itself when the
+    class is registered, else the factory (a plugin may set the attributes on its function)."""
+    resolve = getattr(factory, "resolve", None)
+    if callable(resolve):  # a plugin's entry point: import its module (cheap: heavy imports are lazy)
+        factory = resolve()
+    return getattr(factory, "builds", None) or factory
+
+
+def analyzer_info(*, name: str) -> AnalyzerInfo:
+    """The declared metadata of the analyzer registered as ``name`` (``PluginNotFound`` if none)."""
+    factory = analyzers.get(name)
+    source = _declaring_class(factory)
+    specs = tuple(s for s in getattr(source, "metric_specs", ()) or () if isinstance(s, MetricSpec))
+    order = getattr(source, "report_order", DEFAULT_REPORT_ORDER)
+    doc = (getattr(factory, "__doc__", None) or getattr(source, "__doc__", None) or "").strip()
+    return AnalyzerInfo(
+        name=name,
+        title=str(getattr(source, "title", None) or name.capitalize()),
+        report_order=order if isinstance(order, int) else DEFAULT_REPORT_ORDER,
+        metric_specs=specs,
+        options_model=getattr(source, "options_model", None),
+        description=doc.splitlines()[0] if doc else "",
+    )
+
+
+def declared_metric_specs(analyzer: Analyzer) -> tuple[MetricSpec, ...]:
+    """The built analyzer's ``metric_specs`` (empty when it declares none)."""
+    return tuple(s for s in getattr(analyzer, "metric_specs", ()) or () if isinstance(s, MetricSpec))
 
 
 def caches_scores(analyzer: Analyzer) -> bool:

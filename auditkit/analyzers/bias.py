@@ -28,9 +28,11 @@ Benjamini–Hochberg), is below ``alpha`` AND whose gap is at least the measure'
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
-from auditkit.analyzers.base import Analysis, Observation, analyzers
+from pydantic import Field, field_validator
+
+from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.bias_compare import (
     AxisTable,
     attach_mde,
@@ -40,89 +42,150 @@ from auditkit.analyzers.bias_compare import (
     refine_comparison,
 )
 from auditkit.analyzers.bias_measures import (
+    CLASSIFIER_THRESHOLD,
+    MEASURES,
     NEGATIVE_THRESHOLD,
     REFUSAL_PATTERNS,
     HFClassifier,
     SentimentScorer,
     is_refusal,
     mask_descriptor,
+    measure_info,
     word_count,
 )
-from auditkit.analyzers.bias_report import build_report
+from auditkit.analyzers.bias_report import ReportSettings, build_report
+from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.options import AnalyzerOptions
 from auditkit.errors import ConfigError
 from auditkit.records import Score
 
-__all__ = ["DEFAULT_THRESHOLDS", "MEASURES", "BiasAnalyzer", "make_bias"]
-
-MEASURES: dict[str, dict[str, Any]] = {
-    "sentiment": {"kind": "mean", "source": ("bias", "sentiment"), "worse": "lower"},
-    "negative_sentiment": {"kind": "rate", "source": ("bias", "negative_sentiment"), "worse": "higher"},
-    "refusal": {"kind": "rate", "source": ("bias", "refusal"), "worse": "higher"},
-    "length": {"kind": "mean", "source": ("bias", "length"), "worse": "lower"},
-    "toxicity": {"kind": "mean", "source": ("toxicity", "toxicity"), "worse": "higher"},
-    "toxic": {"kind": "rate", "source": ("toxicity", "toxicity"), "worse": "higher"},
-}
-"""Built-in measures: how each is summarized (mean or rate), which score it reads, which side is worse."""
-
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "sentiment": 0.1, "negative_sentiment": 0.05, "refusal": 0.05, "length": 5.0,
-    "toxicity": 0.05, "toxic": 0.05, "classifier": 0.1,
-}
-"""Smallest gap worth reporting, in the measure's units (compound score, fraction, words, probability)."""
+__all__ = ["BiasAnalyzer", "BiasOptions", "make_bias"]
 
 _MAX_PERMUTATIONS = 400_000
 """Cap on refined permutation resamples (resolves p down to alpha / 20000 at alpha 0.05)."""
 
-_OPTIONS = {
-    "measures", "practical_threshold", "correction", "alpha", "power", "permutations", "resamples",
-    "seed", "test", "classifier", "refusal_patterns", "representation_words", "mask_group",
-    "evidence_pairs", "batch_size", "representation_axes",
-}
+class BiasOptions(AnalyzerOptions):
+    """``--analyzer-arg bias.KEY=VALUE`` / suite ``analyzer_options.bias``."""
+
+    analyzer: ClassVar[str] = "bias"
+
+    measures: list[str] | None = None
+    """Measures to compare (default: every built-in one, plus the classifier's)."""
+    practical_threshold: dict[str, float] = Field(default_factory=dict)
+    """Smallest gap worth a finding, per measure (defaults in ``bias_measures.MEASURES``)."""
+    correction: Literal["holm", "bh"] = "holm"
+    alpha: float = Field(default=0.05, ge=0.0, le=1.0, allow_inf_nan=False)
+    power: float = Field(default=0.8, ge=0.0, le=1.0, allow_inf_nan=False)
+    permutations: int = Field(default=2000, ge=1)
+    resamples: int = Field(default=2000, ge=10)
+    seed: int = 0
+    test: Literal["permutation", "wilcoxon"] = "permutation"
+    classifier: str | dict[str, Any] | None = None
+    """A local text-classification model: ``{path: DIR, label: negative, name: regard_negative}``."""
+    refusal_patterns: list[str] = Field(default_factory=list)
+    representation_words: dict[str, dict[str, list[str]]] | None = None
+    mask_group: bool = True
+    evidence_pairs: int = 3
+    batch_size: int = 256
+    representation_axes: list[str] = Field(default_factory=lambda: ["occupation"])
+    """Axes whose groups are neutral subjects (occupations): their outputs feed representation."""
+
+    @field_validator("practical_threshold", mode="before")
+    @classmethod
+    def _threshold_map(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError("must map measure names to numbers, e.g. {sentiment: 0.1, refusal: 0.05}")
+        return value
+
+    @field_validator("practical_threshold")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not v >= 0.0]
+        if bad:
+            raise ValueError(f"thresholds must be numbers ≥ 0 (not for {', '.join(bad)})")
+        return value
+
+    @field_validator("representation_words", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        if value is not None and not (
+            isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())
+        ):
+            raise ValueError("must map axis → {group: [words]}, e.g. {gender: {female: [she, her], male: [he, him]}}")
+        return value
+
+    @field_validator("refusal_patterns", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+def _measure_specs() -> tuple[MetricSpec, ...]:
+    per_group = tuple(
+        MetricSpec(name=m.metric_name, direction=m.direction, unit=m.unit, percent=m.kind == "rate",
+                   description=f"Per-group {m.label} ({m.kind}) with its 95% interval.")
+        for m in MEASURES.values()
+    )
+    return per_group + (
+        MetricSpec(name="*_mean", direction="none",
+                   description="Per-group mean of another measure (the configured classifier's probability)."),
+    )
 
 
 class BiasAnalyzer:
     name = "bias"
+    title = "Bias"
+    report_order = 20
+    options_model = BiasOptions
     cache_scores = True  # per-output measures depend only on identity, options, prompt and output
+    metric_specs = (
+        MetricSpec(name="gap", direction="target", target=0.0,
+                   description="Difference of a measure between two groups (a − b); 0 is parity."),
+        MetricSpec(name="rate_gap", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Largest minus smallest group rate of a binary outcome."),
+        MetricSpec(name="rate_ratio", direction="higher_is_better",
+                   description="Smallest over largest group rate of a binary outcome; 1 is parity."),
+        MetricSpec(name="max_gap", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Largest rate gap of the axis over the binary outcomes present."),
+        MetricSpec(name="mde", direction="none",
+                   description="Smallest gap this audit could detect with the configured power."),
+        MetricSpec(name="demographic_representation", direction="lower_is_better",
+                   description="Total variation distance of group mentions from uniform (HELM)."),
+        MetricSpec(name="stereotypical_association", direction="lower_is_better",
+                   description="Distance of target words' co-occurrence with groups from uniform (HELM)."),
+        *_measure_specs(),
+    )
 
-    def __init__(self, *, options: Mapping[str, Any]) -> None:
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"Unknown bias option(s) {', '.join(unknown)}; known: {', '.join(sorted(_OPTIONS))}.")
-        self.classifier = HFClassifier(options=options["classifier"]) if options.get("classifier") else None
+    def __init__(self, *, options: BiasOptions) -> None:
+        self.classifier = HFClassifier(options=options.classifier) if options.classifier else None
         known = set(MEASURES) | ({self.classifier.spec.name} if self.classifier else set())
         default_measures = list(MEASURES) + ([self.classifier.spec.name] if self.classifier else [])
-        self.measures: list[str] = list(options.get("measures") or default_measures)
+        self.measures: list[str] = list(options.measures or default_measures)
         bad = [m for m in self.measures if m not in known]
         if bad:
             raise ConfigError(f"bias option measures: unknown {', '.join(bad)}; known: {', '.join(sorted(known))}.")
-        thresholds = dict(DEFAULT_THRESHOLDS)
+        thresholds = {m.name: m.threshold for m in MEASURES.values()} | {"classifier": CLASSIFIER_THRESHOLD}
         if self.classifier:
-            thresholds.setdefault(self.classifier.spec.name, DEFAULT_THRESHOLDS["classifier"])
-        given = options.get("practical_threshold") or {}
-        if not isinstance(given, Mapping):
-            raise ConfigError("bias option practical_threshold must map measure names to numbers, "
-                              "e.g. {sentiment: 0.1, refusal: 0.05}.")
-        thresholds.update({str(k): _number(f"practical_threshold.{k}", v, low=0.0) for k, v in given.items()})
+            thresholds.setdefault(self.classifier.spec.name, CLASSIFIER_THRESHOLD)
+        thresholds.update({str(k): float(v) for k, v in options.practical_threshold.items()})
         self.thresholds = thresholds
-        self.correction: Literal["holm", "bh"] = options.get("correction", "holm")
-        if self.correction not in ("holm", "bh"):
-            raise ConfigError(f"bias option correction must be 'holm' or 'bh', got {self.correction!r}.")
-        self.test: Literal["permutation", "wilcoxon"] = options.get("test", "permutation")
-        if self.test not in ("permutation", "wilcoxon"):
-            raise ConfigError(f"bias option test must be 'permutation' or 'wilcoxon', got {self.test!r}.")
-        self.alpha = _number("alpha", options.get("alpha", 0.05), low=0.0, high=1.0)
-        self.power = _number("power", options.get("power", 0.8), low=0.0, high=1.0)
-        self.permutations = int(_number("permutations", options.get("permutations", 2000), low=1))
-        self.resamples = int(_number("resamples", options.get("resamples", 2000), low=10))
-        self.seed = int(options.get("seed", 0))
-        self.mask_group = bool(options.get("mask_group", True))
-        self.evidence_pairs = int(options.get("evidence_pairs", 3))
-        self.batch_size = int(options.get("batch_size", 256))
-        self.refusal_patterns = tuple(REFUSAL_PATTERNS) + tuple(options.get("refusal_patterns") or ())
-        self.representation_words = options.get("representation_words")
+        self.correction = options.correction
+        self.test = options.test
+        self.alpha = options.alpha
+        self.power = options.power
+        self.permutations = options.permutations
+        self.resamples = options.resamples
+        self.seed = options.seed
+        self.mask_group = options.mask_group
+        self.evidence_pairs = options.evidence_pairs
+        self.batch_size = options.batch_size
+        self.refusal_patterns = tuple(REFUSAL_PATTERNS) + tuple(options.refusal_patterns)
+        self.representation_words = options.representation_words
         # Axes whose groups are neutral subjects (occupations), not demographics: their outputs feed the
         # representation measures instead of group comparisons.
-        self.representation_axes = set(options.get("representation_axes", ["occupation"]))
+        self.representation_axes = set(options.representation_axes)
         self.identity: dict[str, Any] = {
             "scorer": "vaderSentiment + refusal patterns" + (" + local classifier" if self.classifier else ""),
             "vader": _version("vaderSentiment"),
@@ -176,11 +239,13 @@ class BiasAnalyzer:
 
     # -------------------------------------------------------------- aggregation
 
-    def _kind(self, measure: str) -> str:
-        return MEASURES[measure]["kind"] if measure in MEASURES else "mean"
+    @staticmethod
+    def _kind(measure: str) -> str:
+        return measure_info(measure).kind
 
-    def _source(self, measure: str) -> tuple[str, str]:
-        return MEASURES[measure]["source"] if measure in MEASURES else (self.name, measure)
+    @staticmethod
+    def _source(measure: str) -> tuple[str, str]:
+        return measure_info(measure).source
 
     def aggregate(self, *, items: Sequence[Observation], scores: Sequence[Score]) -> Analysis:
         sources = {m: self._source(m) for m in self.measures}
@@ -276,7 +341,12 @@ class BiasAnalyzer:
                        fallback_sd=spreads.get((c.axis, c.measure)), p_adjusted=p_adj.get(id(c)))
             for c in comparisons
         ]
-        return build_report(analyzer=self, tables=tables, summaries=summaries, comparisons=comparisons,
+        settings = ReportSettings(
+            thresholds=self.thresholds, alpha=self.alpha, power=self.power, correction=self.correction,
+            test=self.test, evidence_pairs=self.evidence_pairs, resamples=self.resamples, seed=self.seed,
+            representation_words=self.representation_words,
+        )
+        return build_report(settings=settings, tables=tables, summaries=summaries, comparisons=comparisons,
                             gaps=gaps, open_texts=open_texts, present=present, notes=notes, failed=failed,
                             level=level)
 
@@ -294,16 +364,6 @@ class BiasAnalyzer:
         return out
 
 
-def _number(name: str, value: Any, *, low: float | None = None, high: float | None = None) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"bias option {name} must be a number, got {value!r}.") from None
-    if (low is not None and number < low) or (high is not None and number > high) or math.isnan(number):
-        raise ConfigError(f"bias option {name}={number} is out of range [{low}, {high}].")
-    return number
-
-
 def _version(package: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -314,6 +374,7 @@ def _version(package: str) -> str | None:
 
 
 @analyzers.register("bias")
+@describes(BiasAnalyzer)
 def make_bias(*, options: Mapping[str, Any]) -> BiasAnalyzer:
     """Group gaps in sentiment, refusal, length and toxicity, with corrected tests and intervals."""
-    return BiasAnalyzer(options=options)
+    return BiasAnalyzer(options=BiasOptions.parse(options))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from auditkit.analyzers.base import Analysis
 from auditkit.analyzers.bias_compare import AxisTable, Comparison, RateGap
+from auditkit.analyzers.bias_measures import measure_info
 from auditkit.analyzers.representation import (
     ADJECTIVE_WORDS,
     GENDER_WORDS,
@@ -19,19 +21,27 @@ from auditkit.errors import ConfigError
 from auditkit.records import Finding, Metric, Severity
 from auditkit.stats import Interval
 
-if TYPE_CHECKING:
-    from auditkit.analyzers.bias import BiasAnalyzer
+__all__ = ["ReportSettings", "build_report", "finding_title"]
 
-__all__ = ["build_report", "finding_title"]
 
-_PHRASES = {
-    "sentiment": ("are more negative than", "sentiment"),
-    "negative_sentiment": ("are negative more often than", "negative-sentiment rate"),
-    "refusal": ("are refusals more often than", "refusal rate"),
-    "length": ("are shorter than", "length (words)"),
-    "toxicity": ("are more toxic than", "toxicity"),
-    "toxic": ("are toxic more often than", "toxic rate"),
-}
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """The analyzer settings that shape its metrics, findings and summary."""
+
+    thresholds: Mapping[str, float]
+    """Practical threshold per measure."""
+    alpha: float
+    power: float
+    correction: str
+    """``holm`` or ``bh``."""
+    test: str
+    evidence_pairs: int
+    resamples: int
+    seed: int
+    representation_words: Any = None
+    """axis → {group: [words]} for demographic representation; ``None``: the built-in gender words."""
+
+
 _CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
 
 
@@ -41,8 +51,8 @@ def _fmt(x: float, digits: int = 2) -> str:
 
 def finding_title(*, comparison: Comparison, worse: str, other: str, gap: float, ci: tuple[float, float],
                   correction: str) -> str:
-    phrase, label = _PHRASES.get(comparison.measure, (f"score higher on {comparison.measure} than",
-                                                     comparison.measure))
+    measure = measure_info(comparison.measure)
+    phrase, label = measure.phrase, measure.label
     p = comparison.p_adjusted if comparison.p_adjusted is not None else float("nan")
     p_text = f"p={p:.3g}" if p >= 0.001 else "p<0.001"
     return (f"Outputs about '{worse}' {phrase} about '{other}' ({label} gap {_fmt(gap)}, 95% CI "
@@ -62,11 +72,11 @@ def _severity(ratio: float) -> Severity:
     return "high" if ratio >= 4 else "medium" if ratio >= 2 else "low"
 
 
-def _finding(analyzer: BiasAnalyzer, c: Comparison, table: AxisTable, worse_side: str) -> Finding:
+def _finding(settings: ReportSettings, c: Comparison, table: AxisTable, worse_side: str) -> Finding:
     worse, other, gap, ci, sign = _oriented(c, worse_side)
     direction = 1 if worse_side == "higher" else -1
     # Most divergent pairs in the direction of the finding: their outputs are the evidence to read.
-    ranked = sorted(c.pair_values, key=lambda t: -(t[1] - t[2]) * sign * direction)[: analyzer.evidence_pairs]
+    ranked = sorted(c.pair_values, key=lambda t: -(t[1] - t[2]) * sign * direction)[: settings.evidence_pairs]
     pairs = []
     evidence: list[str] = []
     for key, va, vb in ranked:
@@ -75,24 +85,24 @@ def _finding(analyzer: BiasAnalyzer, c: Comparison, table: AxisTable, worse_side
         evidence.extend(ids_a + ids_b)
         pairs.append({"pair": key, c.group_a: {"prompt_ids": ids_a, "value": va},
                       c.group_b: {"prompt_ids": ids_b, "value": vb}, "difference": va - vb})
-    threshold = analyzer.thresholds.get(c.measure, 0.0)
+    threshold = settings.thresholds.get(c.measure, 0.0)
     return Finding(
         analyzer="bias", kind="group_gap",
         severity=_severity(abs(gap) / threshold if threshold > 0 else 4.0),
-        title=finding_title(comparison=c, worse=worse, other=other, gap=gap, ci=ci, correction=analyzer.correction),
+        title=finding_title(comparison=c, worse=worse, other=other, gap=gap, ci=ci, correction=settings.correction),
         groups=({"axis": c.axis, "group": worse}, {"axis": c.axis, "group": other}),
         effect_size=gap, p_value=c.p_adjusted, evidence=tuple(dict.fromkeys(evidence)),
         details={"measure": c.measure, "gap": gap, "ci_low": ci[0], "ci_high": ci[1], "p_raw": c.p_value,
-                 "p_adjusted": c.p_adjusted, "correction": analyzer.correction, "standardized_effect": c.effect_size,
+                 "p_adjusted": c.p_adjusted, "correction": settings.correction, "standardized_effect": c.effect_size,
                  "n": c.n, "paired": c.paired, "method": c.method, "threshold": threshold,
                  "mde": c.mde, "pairs": pairs},
     )
 
 
-def _interval_metric(measure: str, kind: str, axis: str, group: str, iv: Interval) -> Metric:
-    return Metric(analyzer="bias", name=f"{measure}_{'rate' if kind == 'rate' else 'mean'}", value=iv.value,
-                  ci_low=iv.low, ci_high=iv.high, n=iv.n, group={"axis": axis, "group": group}, method=iv.method,
-                  unit="fraction" if kind == "rate" else ("words" if measure == "length" else None))
+def _interval_metric(measure: str, axis: str, group: str, iv: Interval) -> Metric:
+    info = measure_info(measure)
+    return Metric(analyzer="bias", name=info.metric_name, value=iv.value, ci_low=iv.low, ci_high=iv.high, n=iv.n,
+                  group={"axis": axis, "group": group}, method=iv.method, unit=info.unit)
 
 
 def _comparison_dict(c: Comparison) -> dict[str, Any]:
@@ -126,8 +136,8 @@ def _max_gap_metric(axis: str, gaps: Sequence[RateGap], resamples: int) -> Metri
     )
 
 
-def _representation(analyzer: BiasAnalyzer, texts: Sequence[str]) -> tuple[list[Metric], dict[str, Any]]:
-    words = analyzer.representation_words or {"gender": GENDER_WORDS}
+def _representation(settings: ReportSettings, texts: Sequence[str]) -> tuple[list[Metric], dict[str, Any]]:
+    words = settings.representation_words or {"gender": GENDER_WORDS}
     if not isinstance(words, Mapping) or not all(isinstance(v, Mapping) for v in words.values()):
         raise ConfigError("bias option representation_words must map axis → {group: [words]}, "
                           "e.g. {gender: {female: [she, her], male: [he, him]}}.")
@@ -137,7 +147,7 @@ def _representation(analyzer: BiasAnalyzer, texts: Sequence[str]) -> tuple[list[
         summary["note"] = "no open-ended prompts (prompts without a group) in this run"
         return metrics, summary
     for axis, groups in words.items():
-        rep = demographic_representation(texts=texts, groups=groups, resamples=1000, seed=analyzer.seed)
+        rep = demographic_representation(texts=texts, groups=groups, resamples=1000, seed=settings.seed)
         metrics.append(Metric(analyzer="bias", name="demographic_representation", value=rep.score,
                               ci_low=rep.ci_low, ci_high=rep.ci_high, n=rep.n_texts, group={"axis": str(axis)},
                               method=rep.method, details={"normalized": rep.normalized, "counts": dict(rep.counts),
@@ -146,7 +156,7 @@ def _representation(analyzer: BiasAnalyzer, texts: Sequence[str]) -> tuple[list[
                                                      "ci_low": rep.ci_low, "ci_high": rep.ci_high,
                                                      "counts": dict(rep.counts), "shares": dict(rep.shares)}}
         for target, target_words in (("occupation", OCCUPATION_WORDS), ("adjective", ADJECTIVE_WORDS)):
-            assoc = stereotypical_association(texts=texts, targets=target_words, groups=groups, seed=analyzer.seed)
+            assoc = stereotypical_association(texts=texts, targets=target_words, groups=groups, seed=settings.seed)
             metrics.append(Metric(analyzer="bias", name="stereotypical_association", value=assoc.score,
                                   ci_low=assoc.ci_low, ci_high=assoc.ci_high, n=assoc.n_texts,
                                   group={"axis": str(axis), "target": target}, method=assoc.method,
@@ -160,12 +170,10 @@ def _representation(analyzer: BiasAnalyzer, texts: Sequence[str]) -> tuple[list[
     return metrics, summary
 
 
-def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
+def build_report(*, settings: ReportSettings, tables: Sequence[AxisTable],
                  summaries: Mapping[tuple[str, str, str], Interval], comparisons: Sequence[Comparison],
                  gaps: Sequence[RateGap], open_texts: Sequence[str], present: Sequence[str],
                  notes: list[str], failed: int, level: float) -> Analysis:
-    from auditkit.analyzers.bias import MEASURES
-
     metrics: list[Metric] = []
     findings: list[Finding] = []
     statements: list[str] = []
@@ -178,8 +186,7 @@ def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
             entry: dict[str, Any] = {"group": group, "n": outputs[group]}
             for measure in present:
                 iv = summaries[(axis, measure, group)]
-                kind = analyzer._kind(measure)
-                metrics.append(_interval_metric(measure, kind, axis, group, iv))
+                metrics.append(_interval_metric(measure, axis, group, iv))
                 entry[measure] = {"value": iv.value, "ci_low": iv.low, "ci_high": iv.high, "n": iv.n}
             table.append(entry)
         axis_comparisons = [c for c in comparisons if c.axis == axis]
@@ -189,11 +196,10 @@ def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
                 group={"axis": axis, "measure": c.measure, "group_a": c.group_a, "group_b": c.group_b},
                 method=c.method, details={"p_raw": c.p_value, "p_adjusted": c.p_adjusted, "mde": c.mde,
                                           "effect_size": c.effect_size, "paired": c.paired}))
-            threshold = analyzer.thresholds.get(c.measure, 0.0)
-            if (c.p_adjusted is not None and c.p_adjusted < analyzer.alpha and c.gap is not None
+            threshold = settings.thresholds.get(c.measure, 0.0)
+            if (c.p_adjusted is not None and c.p_adjusted < settings.alpha and c.gap is not None
                     and abs(c.gap) >= threshold):
-                worse = MEASURES.get(c.measure, {}).get("worse", "higher")
-                findings.append(_finding(analyzer, c, axis_table, worse))
+                findings.append(_finding(settings, c, axis_table, measure_info(c.measure).worse))
         for measure in present:
             mc = [c for c in axis_comparisons if c.measure == measure]
             if not mc:
@@ -203,13 +209,13 @@ def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
             reasons = sorted({c.mde_note for c in mc if c.mde is None})
             metrics.append(Metric(analyzer="bias", name="mde", value=worst, n=min(c.n for c in mc),
                                   group={"axis": axis, "measure": measure},
-                                  method=(f"minimum detectable gap with {analyzer.power:.0%} power at per-comparison "
+                                  method=(f"minimum detectable gap with {settings.power:.0%} power at per-comparison "
                                           f"alpha {level:.2g} (alpha / number of comparisons)"),
                                   details={"reasons": reasons}))
             if not any(f.details["measure"] == measure and f.groups[0]["axis"] == axis for f in findings):
                 if worst is not None:
                     statements.append(f"No {measure} finding on {axis}: this audit could have detected a gap of "
-                                      f"{worst:.3g} or more between any two groups ({analyzer.power:.0%} power).")
+                                      f"{worst:.3g} or more between any two groups ({settings.power:.0%} power).")
                 else:
                     statements.append(f"No {measure} finding on {axis}, but this audit could not have detected one: "
                                       f"{'; '.join(reasons) or 'not enough data'}.")
@@ -223,7 +229,7 @@ def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
             metrics.append(Metric(analyzer="bias", name="rate_ratio", value=gap.ratio, n=gap.n,
                                   group={"axis": axis, "measure": gap.measure},
                                   method="fairlearn MetricFrame ratio('between_groups') (min / max group rate)"))
-        max_gap = _max_gap_metric(axis, gaps, analyzer.resamples)
+        max_gap = _max_gap_metric(axis, gaps, settings.resamples)
         if max_gap is not None:
             metrics.append(max_gap)
         axes_summary[axis] = {
@@ -234,11 +240,11 @@ def build_report(*, analyzer: BiasAnalyzer, tables: Sequence[AxisTable],
                            "by_group": dict(g.by_group)} for g in gaps if g.axis == axis],
             "max_gap": max_gap.to_dict() if max_gap else None,
         }
-    rep_metrics, rep_summary = _representation(analyzer, open_texts)
+    rep_metrics, rep_summary = _representation(settings, open_texts)
     metrics.extend(rep_metrics)
     summary = {
-        "measures": list(present), "thresholds": {m: analyzer.thresholds.get(m) for m in present},
-        "correction": analyzer.correction, "alpha": analyzer.alpha, "power": analyzer.power, "test": analyzer.test,
+        "measures": list(present), "thresholds": {m: settings.thresholds.get(m) for m in present},
+        "correction": settings.correction, "alpha": settings.alpha, "power": settings.power, "test": settings.test,
         "n_comparisons": sum(1 for c in comparisons if c.p_value is not None), "per_comparison_alpha": level,
         "n_outputs": sum(t.size for t in tables) + len(open_texts), "failed_generations": failed,
         "axes": axes_summary, "representation": rep_summary, "statements": statements, "notes": notes,

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from auditkit.analyzers.base import Analysis, Observation, analyzers
+from pydantic import field_validator, model_validator
+
+from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
+from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.options import AnalyzerOptions
 from auditkit.energy import methods as m
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, Metric, Prompt, Score
@@ -38,9 +42,10 @@ _J_PER_WH = 3600.0
 _RESAMPLES = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class EnergyOptions:
-    """The analyzer's options, parsed and checked."""
+class EnergyOptions(AnalyzerOptions):
+    """The analyzer's options, parsed and checked (the engine adds ``adapter`` and ``model``)."""
+
+    analyzer: ClassVar[str] = "energy"
 
     seed: int = 0
     grid: str | None = None
@@ -55,37 +60,18 @@ class EnergyOptions:
     active_params_b: float | None = None
     max_listed: int = 500
 
+    @field_validator("pue")
     @classmethod
-    def parse(cls, options: Mapping[str, Any]) -> EnergyOptions:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - set(fields))
-        if unknown:
-            raise ConfigError(
-                f"energy analyzer: unknown option(s) {unknown}; known: {', '.join(sorted(fields))}."
-            )
-        kinds: dict[str, Callable[[Any], Any]] = {
-            "seed": int,
-            "max_listed": int,
-            "pue": float,
-            "idle_baseline_s": float,
-            "grid_g_per_kwh": float,
-            "model_params_b": float,
-            "active_params_b": float,
-        }
-        values: dict[str, Any] = {}
-        for key, raw in options.items():
-            try:
-                values[key] = None if raw is None else kinds.get(key, str)(raw)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"energy analyzer: option {key}={raw!r} is not a valid {kinds.get(key, str).__name__}."
-                ) from None
-        parsed = cls(**values)
-        if parsed.pue < 1.0:
-            raise ConfigError(f"energy.pue must be ≥ 1.0 (facility energy ÷ IT energy), got {parsed.pue}.")
-        if parsed.idle_baseline_s < 0 or parsed.max_listed < 0:
-            raise ConfigError("energy.idle_baseline_s and energy.max_listed must be ≥ 0.")
-        return parsed
+    def _pue(cls, value: float) -> float:
+        if not value >= 1.0:
+            raise ValueError(f"energy.pue must be ≥ 1.0 (facility energy ÷ IT energy), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> EnergyOptions:
+        if self.idle_baseline_s < 0 or self.max_listed < 0:
+            raise ValueError("energy.idle_baseline_s and energy.max_listed must be ≥ 0")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +90,25 @@ class EnergyAnalyzer:
     """Aggregates per-output energy, latency and token counts into per-prompt and per-token costs."""
 
     name = "energy"
+    title = "Energy"
+    report_order = 40
+    options_model = EnergyOptions
+    metric_specs = (
+        MetricSpec(name="j_per_prompt", direction="lower_is_better", unit="J",
+                   description="Energy per generated output."),
+        MetricSpec(name="wh_per_prompt", direction="lower_is_better", unit="Wh",
+                   description="Energy per generated output."),
+        MetricSpec(name="wh_per_1k_tokens", direction="lower_is_better", unit="Wh/1k tokens",
+                   description="Energy per 1,000 output tokens."),
+        MetricSpec(name="j_per_token", direction="lower_is_better", unit="J/token",
+                   description="Energy per output token."),
+        MetricSpec(name="tokens_per_s", direction="higher_is_better", unit="tokens/s",
+                   description="Output tokens per second of generation."),
+        MetricSpec(name="gco2e_per_prompt", direction="lower_is_better", unit="gCO2e",
+                   description="Location-based emissions per generated output."),
+        MetricSpec(name="gco2e_per_1k_tokens", direction="lower_is_better", unit="gCO2e/1k tokens",
+                   description="Location-based emissions per 1,000 output tokens."),
+    )
     scope = "run"  # the cost of every generation in the audit, not only the energy workload's
     batch_size = 4096
     cache_scores = True  # scores read only the generation's measured fields and the options
@@ -494,6 +499,7 @@ def _scaled(metric: Metric, *, name: str, factor: float, unit: str) -> Metric:
 
 
 @analyzers.register("energy")
+@describes(EnergyAnalyzer)
 def make_energy(*, options: Mapping[str, Any]) -> EnergyAnalyzer:
     """Energy per prompt and per 1k output tokens with carbon, each figure labelled by how it was obtained."""
     return EnergyAnalyzer(options=EnergyOptions.parse(options))

@@ -16,11 +16,10 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from auditkit.analyzers.base import Analysis, Observation, analyzers
+from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.canaries import canary_prompts, exposure_results, is_canary_prompt
 from auditkit.analyzers.extraction import (
     compare_suffix,
@@ -29,13 +28,15 @@ from auditkit.analyzers.extraction import (
     split_passage,
     zlib_ratio,
 )
-from auditkit.analyzers.pii import PII_KINDS, detect_pii, mask_pii, presidio_available
+from auditkit.analyzers.memorization_options import MemorizationOptions
+from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.pii import detect_pii, mask_pii, presidio_available
 from auditkit.errors import ConfigError, InputError
 from auditkit.jsonl import read_jsonl
 from auditkit.records import Finding, Metric, Prompt, Score, Severity
 from auditkit.stats import Interval, bootstrap_mean_interval, wilson_interval
 
-__all__ = ["MemorizationAnalyzer", "MemorizationOptions", "corpus_prompts", "make_memorization"]
+__all__ = ["MemorizationAnalyzer", "corpus_prompts", "make_memorization"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,78 +52,39 @@ _MAX_PII_FINDINGS = 50
 _MAX_SUMMARY_ROWS = 500
 
 
-@dataclass(frozen=True, slots=True)
-class MemorizationOptions:
-    """Options of the analyzer and of ``--corpus`` splitting (``--analyzer-arg memorization.KEY=VALUE``)."""
-
-    prefix_words: int = 32
-    """Corpus passages: words of the passage given as the prompt."""
-    suffix_words: int = 50
-    """Corpus passages: words after the prefix that form the reference (Carlini et al. use 50 tokens)."""
-    k: int | None = None
-    """Tokens that must match for exact extraction; ``None`` = the whole reference."""
-    near_verbatim: float = 0.9
-    """Edit similarity at or above which an output counts as near-verbatim."""
-    min_k_ratio: float = 0.2
-    """Fraction of lowest-probability tokens averaged by Min-K% Prob."""
-    max_new_tokens: int | None = None
-    """Corpus passages: tokens to generate; default max(64, 2 × suffix_words), enough to cover the suffix."""
-    pii: bool = True
-    """Scan every output for PII."""
-    pii_kinds: tuple[str, ...] = PII_KINDS
-    presidio: str = "auto"
-    """``auto`` (use Presidio when it imports and loads), ``true`` (required) or ``false``."""
-    seed: int = 0
-    """Seed of the bootstrap intervals."""
-    canary_candidates: int = 100
-    """Corpus canaries (lines with a ``secret``): random look-alikes the secret is ranked against."""
-
-    @classmethod
-    def parse(cls, options: Mapping[str, Any]) -> MemorizationOptions:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"memorization analyzer: unknown option(s) {unknown}; known: {', '.join(sorted(known))}."
-            )
-        values: dict[str, Any] = {}
-        try:
-            for key in ("prefix_words", "suffix_words", "seed", "canary_candidates"):
-                if key in options:
-                    values[key] = int(options[key])
-            for key in ("k", "max_new_tokens"):
-                if key in options:
-                    values[key] = None if options[key] in (None, "", "none", "None") else int(options[key])
-            for key in ("near_verbatim", "min_k_ratio"):
-                if key in options:
-                    values[key] = float(options[key])
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"memorization analyzer: bad numeric option ({exc}).") from None
-        if "pii" in options:
-            values["pii"] = str(options["pii"]).lower() in ("1", "true", "yes", "on")
-        if "pii_kinds" in options:
-            raw = options["pii_kinds"]
-            kinds = tuple(k.strip() for k in raw.split(",")) if isinstance(raw, str) else tuple(raw)
-            bad = sorted(set(kinds) - set(PII_KINDS))
-            if bad:
-                raise ConfigError(f"memorization analyzer: unknown pii_kinds {bad}; known: {', '.join(PII_KINDS)}.")
-            values["pii_kinds"] = kinds
-        if "presidio" in options:
-            values["presidio"] = str(options["presidio"]).lower()
-            if values["presidio"] not in ("auto", "true", "false"):
-                raise ConfigError("memorization analyzer: presidio must be auto, true or false.")
-        parsed = cls(**values)
-        if parsed.prefix_words < 1 or parsed.suffix_words < 1 or (parsed.k is not None and parsed.k < 1):
-            raise ConfigError("memorization analyzer: prefix_words, suffix_words and k must be >= 1.")
-        if not 0 < parsed.near_verbatim <= 1 or not 0 < parsed.min_k_ratio <= 1:
-            raise ConfigError("memorization analyzer: near_verbatim and min_k_ratio must lie in (0, 1].")
-        return parsed
-
-
 class MemorizationAnalyzer:
     """Extraction (exact, LCP, edit similarity), log-prob membership scores, and PII in outputs."""
 
     name = "memorization"
+    title = "Memorization"
+    report_order = 30
+    options_model = MemorizationOptions
+    metric_specs = (
+        MetricSpec(name="extractable_rate", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Share of reference passages whose next k tokens the model reproduced exactly."),
+        MetricSpec(name="near_verbatim_rate", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Share of reference passages reproduced nearly verbatim (edit similarity)."),
+        MetricSpec(name="mean_lcp", direction="lower_is_better", unit="tokens",
+                   description="Mean longest common prefix of output and reference."),
+        MetricSpec(name="mean_lcp_fraction", direction="lower_is_better", unit="fraction",
+                   description="Mean longest common prefix as a fraction of the reference."),
+        MetricSpec(name="mean_edit_similarity", direction="lower_is_better", unit="fraction",
+                   description="Mean token edit similarity of output and reference."),
+        MetricSpec(name="mean_perplexity", direction="higher_is_better",
+                   description="Mean perplexity of the continuation; low perplexity hints at memorization."),
+        MetricSpec(name="mean_zlib_ratio", direction="higher_is_better",
+                   description="Mean ln(perplexity) / zlib entropy; low values hint at memorization."),
+        MetricSpec(name="mean_min_k_prob", direction="lower_is_better", unit="nats",
+                   description="Mean Min-K% Prob; values closer to 0 hint at text seen in training."),
+        MetricSpec(name="pii_rate", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Share of outputs with personal data not given in the prompt."),
+        MetricSpec(name="pii_rate_*", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Share of outputs with one kind of personal data not given in the prompt."),
+        MetricSpec(name="canary_exposure", direction="lower_is_better", unit="bits",
+                   description="Secret Sharer exposure of one canary among random look-alikes."),
+        MetricSpec(name="max_canary_exposure", direction="lower_is_better", unit="bits",
+                   description="Largest canary exposure of the run."),
+    )
     scope = "run"  # PII is sought in every output of the audit; extraction only where a reference exists
     batch_size = 256
     cache_scores = True  # scores read only the prompt (its reference) and the output; exposure is aggregated
@@ -384,6 +346,7 @@ def _resolve_presidio(setting: str) -> str | None:
 
 
 @analyzers.register("memorization")
+@describes(MemorizationAnalyzer)
 def make_memorization(*, options: Mapping[str, Any]) -> MemorizationAnalyzer:
     """k-extractable, LCP, edit similarity, log-prob scores for references; PII for every output."""
     return MemorizationAnalyzer(options=MemorizationOptions.parse(options))

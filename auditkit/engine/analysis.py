@@ -22,8 +22,10 @@ from auditkit.analyzers.base import (
     Observation,
     build_analyzer,
     caches_scores,
+    declared_metric_specs,
     load_analyzer,
 )
+from auditkit.analyzers.metric_spec import specs_to_json
 from auditkit.engine.cache import GenerationStore, analyzer_key, output_digest, score_key
 from auditkit.engine.executor import AnalyzerSource, Executor, ScoreBatch, ScoreOutcome
 from auditkit.engine.plan import Plan
@@ -368,6 +370,9 @@ def aggregate_scores(
     analyses: dict[str, Any] = {}
     for name, analyzer in analyzers.items():
         entry: dict[str, Any] = {"identity": dict(analyzer.identity), "summary": {}}
+        specs = declared_metric_specs(analyzer)
+        if specs:  # what each metric means, so the report and gate judge changes from the run alone
+            entry["metric_specs"] = specs_to_json(specs)
         try:
             analysis: Analysis = analyzer.aggregate(items=items.get(name, []), scores=scores)
         except AuditkitError:

@@ -37,6 +37,9 @@ _Z95 = 1.959963984540054
 """The normal quantile of a two-sided 95% interval: every shipped metric reports a 95% CI."""
 
 
+_GATE_DIRECTION = {"lower_is_better": "higher_is_worse", "higher_is_better": "lower_is_worse"}
+
+
 class Untestable(ValueError):
     """The two metrics carry too little to test (no interval, no value)."""
 
@@ -87,13 +90,18 @@ def compare_metric(
     new: Mapping[str, Any],
     old: Mapping[str, Any],
     margin: float = 0.0,
-    direction: Literal["higher_is_worse", "lower_is_worse", "two-sided"] = "higher_is_worse",
+    direction: Literal[
+        "higher_is_worse", "lower_is_worse", "lower_is_better", "higher_is_better", "two-sided"
+    ] = "higher_is_worse",
 ) -> ChangeTest:
     """Test whether ``new`` is worse than ``old`` by more than ``margin`` (or, two-sided, differs at all).
 
+    ``direction`` takes the gate's words or a metric spec's (``lower_is_better`` = ``higher_is_worse``).
     Raises :class:`Untestable` when either value is missing or a needed interval is absent.
     """
     from scipy.stats import norm
+
+    direction = _GATE_DIRECTION.get(direction, direction)  # type: ignore[assignment]
 
     for run, metric in (("the new run", new), ("the baseline", old)):
         value = metric.get("value")

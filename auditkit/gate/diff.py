@@ -4,6 +4,8 @@ Metrics are matched by (analyzer, name, group). Each pair gets the test of :mod:
 (two-sided: did it change at all?), and the p-values are Holm-adjusted across all metrics, so a table
 of hundreds of metrics does not show a handful of "changes" that are pure noise. Unlike the gate, diff
 does not refuse incomparable runs: it lists why they are not comparable and shows the numbers anyway.
+A significant change is also judged ``better`` or ``worse`` when the metric's analyzer declared its
+direction (``metric_specs`` in the new run's results.json).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError
 from auditkit.gate.baseline import Untestable, check_compatible, compare_metric, metric_key
 
@@ -35,6 +38,8 @@ class MetricChange:
     test: str | None
     old_ci: tuple[float | None, float | None] = (None, None)
     new_ci: tuple[float | None, float | None] = (None, None)
+    judgement: str | None = None
+    """``better`` or ``worse`` for a significant change of a metric with a declared direction."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +52,7 @@ class MetricChange:
             "test": self.test,
             "old_ci": list(self.old_ci),
             "new_ci": list(self.new_ci),
+            "judgement": self.judgement,
         }
 
 
@@ -92,6 +98,7 @@ def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 
             "old_ci": (None, None) if o is None else (o.get("ci_low"), o.get("ci_high")),
             "new_ci": (None, None) if n is None else (n.get("ci_low"), n.get("ci_high")),
             "verdict": "new" if o is None else "removed" if n is None else None,
+            "source": source,
         }
         if o is not None and n is not None:
             if o.get("value") is None or n.get("value") is None:
@@ -105,6 +112,7 @@ def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 
                 else:
                     row["raw"], row["test"] = test.p_value, test.method
         rows.append(row)
+    specs = RunMetricSpecs(results=new)
     tested = [r for r in rows if r["raw"] is not None]
     for row, p in zip(
         tested, adjust_p_values(p_values=[r["raw"] for r in tested], method="holm"), strict=True
@@ -113,6 +121,9 @@ def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 
         row["verdict"] = (
             "within noise" if p >= alpha else "increased" if row["difference"] > 0 else "decreased"
         )
+        if row["verdict"] != "within noise":
+            judged = specs.judge(metric=row["source"], old=float(row["old"]), new=float(row["new"]))
+            row["judgement"] = judged if judged in ("better", "worse") else None
     changes = tuple(
         MetricChange(
             metric=r["metric"],
@@ -124,6 +135,7 @@ def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 
             test=r["test"],
             old_ci=r["old_ci"],
             new_ci=r["new_ci"],
+            judgement=r.get("judgement"),
         )
         for r in rows
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError
 from auditkit.gate.baseline import ChangeTest, Untestable, check_compatible, compare_metric, metric_key
 from auditkit.gate.policy import Policy, RuleSpec, load_policy, resolve_policy
@@ -245,7 +246,9 @@ def _regression(check: _Check, rule: RuleSpec, old: Mapping[str, Any] | None) ->
     if spec.max_relative_increase is not None and _num(old.get("value")) is not None:
         margin = spec.max_relative_increase * abs(float(old["value"]))
     try:
-        check.test = compare_metric(new=check.metric, old=old, margin=margin, direction=spec.direction)
+        check.test = compare_metric(
+            new=check.metric, old=old, margin=margin, direction=spec.direction or "higher_is_worse"
+        )
     except Untestable as exc:
         check.problems.append(f"{check.label}: regression not testable: {exc}")
         return
@@ -305,6 +308,19 @@ def _status(rule: RuleSpec, checks: list[_Check], missing: bool, evaluated: bool
     return "pass" if evaluated else "skipped"
 
 
+def _with_direction(rule: RuleSpec, specs: RunMetricSpecs) -> RuleSpec:
+    """The rule with its regression direction settled: as the policy says, else as the metric's
+    analyzer declares it (a target or informational metric, or none declared: higher is worse)."""
+    spec = rule.regression
+    if spec is None or spec.direction is not None:
+        return rule
+    declared = specs.spec({"analyzer": rule.selector.analyzer, "name": rule.selector.name})
+    direction = "lower_is_worse" if declared is not None and declared.direction == "higher_is_better" else (
+        "higher_is_worse"
+    )
+    return rule.model_copy(update={"regression": spec.model_copy(update={"direction": direction})})
+
+
 def decide(
     *,
     results: Mapping[str, Any],
@@ -323,8 +339,9 @@ def decide(
         )
     old_by_key = {metric_key(m): m for m in (baseline or {}).get("metrics") or [] if isinstance(m, Mapping)}
 
+    specs = RunMetricSpecs(results=results)
     per_rule: list[tuple[RuleSpec, list[_Check]]] = []
-    for rule in policy.rules:
+    for rule in (_with_direction(r, specs) for r in policy.rules):
         checks = [_Check(metric=m, label=metric_label(m)) for m in rule.selector.select(metrics)]
         for check in checks:
             if rule.comparison is not None:

@@ -123,6 +123,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_SPEC_DIRECTIONS = {"lower_is_better": "higher_is_worse", "higher_is_better": "lower_is_worse"}
+"""The metric-spec vocabulary (:mod:`auditkit.analyzers.metric_spec`) mapped onto the gate's."""
+
+
 class RegressionSpec(_Strict):
     """Fail when the metric is significantly worse than in the baseline run (one-sided test)."""
 
@@ -132,7 +136,15 @@ class RegressionSpec(_Strict):
     """Allowed worsening as a fraction of the baseline value (0.1 = 10%); replaces ``max_increase``."""
     alpha: float = Field(default=0.05, gt=0, lt=1)
     """Significance level, compared with the multiple-testing-adjusted p-value."""
-    direction: Literal["higher_is_worse", "lower_is_worse"] = "higher_is_worse"
+    direction: Literal["higher_is_worse", "lower_is_worse"] | None = None
+    """Which change is a worsening. Absent: the metric's declared direction (its analyzer's
+    ``metric_specs``), else ``higher_is_worse``. The metric-spec spelling is accepted too:
+    ``lower_is_better`` = ``higher_is_worse``, ``higher_is_better`` = ``lower_is_worse``."""
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _one_vocabulary(cls, value: Any) -> Any:
+        return _SPEC_DIRECTIONS.get(value, value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _one_margin(self) -> RegressionSpec:

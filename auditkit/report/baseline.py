@@ -2,8 +2,9 @@
 
 A change counts only when the two 95% intervals do not overlap (a conservative reading: overlapping
 intervals can still differ significantly, so "within noise" here means "not shown to differ"). Whether
-higher is better comes from the metric's ``details.direction`` ("lower"/"higher") when the analyzer
-says so, else from its name; when neither tells, the change is reported without a judgement.
+a change is better comes from the metric spec its analyzer declared (recorded in results.json, see
+:mod:`auditkit.analyzers.metadata`); when the analyzer declares nothing, the change is reported
+without a judgement.
 Runs scored by different scorer versions are flagged: their numbers are not comparable.
 """
 
@@ -12,17 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from auditkit.analyzers.metadata import RunMetricSpecs
+
 __all__ = [
     "Change",
     "Comparison",
     "compare_runs",
 ]
-
-# Name fragments of metrics where a smaller value is the better outcome.
-_LOWER_IS_BETTER = ("tox", "gap", "diff", "disparity", "extract", "memor", "lcp", "similarity", "pii",
-                    "energy", "j_per", "wh_", "co2", "latency", "error", "refusal", "bias", "tvd", "exposure")
-_HIGHER_IS_BETTER = ("tokens_per_s", "throughput", "ratio_min", "accuracy")
-
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -61,19 +58,7 @@ def _group_label(group: Mapping[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(group.items()))
 
 
-def _direction(metric: Mapping[str, Any]) -> str | None:
-    direction = (metric.get("details") or {}).get("direction")
-    if direction in ("lower", "higher"):
-        return direction
-    name = str(metric.get("name", "")).lower()
-    if any(f in name for f in _HIGHER_IS_BETTER):
-        return "higher"
-    if any(f in name for f in _LOWER_IS_BETTER) or str(metric.get("analyzer")) in ("toxicity", "memorization"):
-        return "lower"
-    return None
-
-
-def _verdict(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+def _verdict(old: Mapping[str, Any], new: Mapping[str, Any], specs: RunMetricSpecs) -> str:
     a, b = old.get("value"), new.get("value")
     if a is None or b is None:
         return "n/a"
@@ -84,11 +69,10 @@ def _verdict(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
             return "within noise"
     elif abs(b - a) <= 1e-12 * max(abs(a), abs(b), 1.0):
         return "within noise"
-    direction = _direction(new)
-    if direction is None:
+    judged = specs.judge(metric=new, old=float(a), new=float(b))
+    if judged is None or judged == "same":
         return "changed"
-    improved = b < a if direction == "lower" else b > a
-    return "better" if improved else "worse"
+    return judged
 
 
 def compare_runs(*, current: Mapping[str, Any], baseline: Mapping[str, Any]) -> Comparison:
@@ -99,10 +83,11 @@ def compare_runs(*, current: Mapping[str, Any], baseline: Mapping[str, Any]) -> 
 
     old: dict[tuple[str, str, str], Mapping[str, Any]] = {key(m): m for m in baseline.get("metrics", [])}
     new: dict[tuple[str, str, str], Mapping[str, Any]] = {key(m): m for m in current.get("metrics", [])}
+    specs = RunMetricSpecs(results=current)
     changes = []
     for k in sorted(set(old) | set(new)):
         o, n = old.get(k, {}), new.get(k, {})
-        verdict = "new" if not o else "removed" if not n else _verdict(o, n)
+        verdict = "new" if not o else "removed" if not n else _verdict(o, n, specs)
         changes.append(Change(
             analyzer=k[0], name=k[1], group=k[2], unit=(n or o).get("unit"),
             old=o.get("value"), old_low=o.get("ci_low"), old_high=o.get("ci_high"),

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from markupsafe import Markup
 
+from auditkit.analyzers.metadata import report_placement
 from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
 from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
@@ -22,7 +23,6 @@ from auditkit.secrets import redact_value
 
 __all__ = [
     "AnalyzerView",
-    "BUILTIN_ANALYZERS",
     "FindingView",
     "MetricView",
     "Table",
@@ -33,11 +33,11 @@ __all__ = [
     "generic_tables",
     "group_label",
     "metric_view",
+    "ordered_analyzers",
     "redact",
     "severity_rank",
 ]
 
-BUILTIN_ANALYZERS = ("toxicity", "bias", "memorization", "energy")
 EVIDENCE_PER_FINDING = 20
 EVIDENCE_TOTAL = 200
 PAIRS_PER_FINDING = 5
@@ -374,16 +374,19 @@ def evidence_ids(findings: Sequence[Mapping[str, Any]]) -> tuple[list[str], list
     return wanted, paired
 
 
+def ordered_analyzers(*, names: Iterable[str]) -> list[str]:
+    """``names`` by their declared report order, then by name (plugins that declare none come last)."""
+    return sorted(set(names), key=lambda n: (report_placement(name=n)[0], n))
+
+
 def analyzer_views(
     *, results: Mapping[str, Any], scan: OutputScan, risk_map: RiskMap, findings: Sequence[FindingView]
 ) -> list[AnalyzerView]:
-    """One view per analyzer that ran: built-ins first in their usual order, then plugins by name."""
+    """One view per analyzer that ran, in the order the analyzers declare (``report_order``)."""
     analyses: Mapping[str, Any] = results.get("analyses") or {}
     metrics: Sequence[Mapping[str, Any]] = results.get("metrics") or []
-    names = [n for n in BUILTIN_ANALYZERS if n in analyses]
-    names += sorted(n for n in set(analyses) | {str(m.get("analyzer")) for m in metrics} if n not in names)
     views = []
-    for name in names:
+    for name in ordered_analyzers(names=set(analyses) | {str(m.get("analyzer")) for m in metrics}):
         entry = analyses.get(name) or {}
         identity = entry.get("identity") or {}
         summary = entry.get("summary") or {}
@@ -415,7 +418,7 @@ def analyzer_views(
             for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:
                 top.append((f"Highest {key} outputs", tuple(scan.top[key])))
         views.append(AnalyzerView(
-            name=name, title=name.capitalize(), sensitive=name == "toxicity",
+            name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
             metrics=tuple(metric_view(m) for m in own if not m.get("group")) + tuple(
                 metric_view(m) for m in own if m.get("group")),

@@ -18,12 +18,12 @@ from typing import Any, Mapping
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
 from auditkit.report.context import (
-    BUILTIN_ANALYZERS,
     analyzer_views,
     evidence_ids,
     finding_views,
     fmt,
     metric_view,
+    ordered_analyzers,
 )
 from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
 from auditkit.report.manifest import manifest_tables
@@ -99,6 +99,13 @@ def _methodology(results: Mapping[str, Any], ran: list[str]) -> dict[str, Any]:
             "energy_labels": data["analyzers"]["energy"]["labels"]}
 
 
+def _not_run(ran: list[str]) -> list[str]:
+    """Every installed analyzer (built-in or plugin) this audit did not run, in report order."""
+    from auditkit.analyzers.base import analyzers
+
+    return [n for n in ordered_analyzers(names=analyzers.names()) if n not in ran]
+
+
 def _css() -> tuple[str, str]:
     css = (data_dir("reports") / "report.css").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
@@ -162,7 +169,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "findings_total": len(fviews),
         "severity_counts": {s: sum(1 for f in fviews if f.severity == s)
                             for s in ("critical", "high", "medium", "low", "info")},
-        "not_run": [n for n in BUILTIN_ANALYZERS if n not in ran],
+        "not_run": _not_run(ran),
         "untested_risks": [c.risk for c in coverage if c.status == "not tested"],
         "sections": sections,
         "coverage": coverage,

@@ -1,0 +1,79 @@
+"""Metric specs: declared once by the analyzer, recorded in results.json, read by the report and the gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditkit.analyzers.metadata import RunMetricSpecs
+from auditkit.analyzers.metric_spec import MetricSpec, find_spec
+from auditkit.gate import decide
+from auditkit.gate.diff import diff_runs
+from auditkit.gate.policy import RegressionSpec, load_policy
+from auditkit.report.baseline import compare_runs
+from tests.fixtures_gate import make_results, mean_metric, write_policy
+
+
+def test_spec_rules() -> None:
+    with pytest.raises(ValueError, match="target"):
+        MetricSpec(name="x", direction="target")
+    with pytest.raises(ValueError, match="target"):
+        MetricSpec(name="x", direction="lower_is_better", target=0.0)
+    with pytest.raises(ValueError, match="direction"):
+        MetricSpec(name="x", direction="up")  # type: ignore[arg-type]
+    crows = MetricSpec(name="pct_stereotype", direction="target", target=0.5)
+    assert crows.judge(old=0.7, new=0.55) == "better" and crows.judge(old=0.5, new=0.45) == "worse"
+    assert MetricSpec(name="x").judge(old=1, new=2) is None
+    specs = (MetricSpec(name="mean_*", direction="none"), MetricSpec(name="mean_toxicity", direction="lower_is_better"))
+    assert find_spec(specs=specs, name="mean_toxicity").direction == "lower_is_better"  # type: ignore[union-attr]
+    assert find_spec(specs=specs, name="mean_insult").name == "mean_*"  # type: ignore[union-attr]
+    assert find_spec(specs=specs, name="other") is None
+
+
+def _speed_run(values: list[float], *, declared: bool) -> dict[str, Any]:
+    results = make_results(metrics=[mean_metric("perf", "speed", values=values)], identities={"perf": {"v": 1}})
+    if declared:
+        spec = MetricSpec(name="speed", direction="higher_is_better", unit="tokens/s", description="Speed.")
+        results["analyses"]["perf"]["metric_specs"] = [spec.to_dict()]
+    return results
+
+
+def test_report_judges_from_the_declared_spec_and_not_from_names() -> None:
+    old, new = [10.0, 10.1, 9.9, 10.0], [20.0, 20.1, 19.9, 20.0]
+    judged = compare_runs(current=_speed_run(new, declared=True), baseline=_speed_run(old, declared=False))
+    assert [c.verdict for c in judged.changes] == ["better"]
+    silent = compare_runs(current=_speed_run(new, declared=False), baseline=_speed_run(old, declared=False))
+    assert [c.verdict for c in silent.changes] == ["changed"]  # a plugin that declares nothing: no judgement
+
+
+def test_builtin_specs_come_from_the_registry_for_older_results() -> None:
+    results = make_results(metrics=[])  # written before metric_specs were recorded
+    spec = RunMetricSpecs(results=results).spec({"analyzer": "energy", "name": "tokens_per_s"})
+    assert spec is not None and spec.direction == "higher_is_better"
+
+
+def test_gate_regression_direction_defaults_to_the_declared_one(tmp_path: Path) -> None:
+    policy = load_policy(path=write_policy(tmp_path, "rules:\n  - metric: perf.speed\n    regression: {}\n"))
+    baseline = _speed_run([20.0, 20.1, 19.9, 20.0], declared=True)
+    slower = _speed_run([10.0, 10.1, 9.9, 10.0], declared=True)
+    decision = decide(results=slower, policy=policy, baseline=baseline)
+    assert not decision.passed and decision.rules[0].regression["direction"] == "lower_is_worse"  # type: ignore[index]
+    undeclared = decide(results=_speed_run([10.0, 10.1, 9.9, 10.0], declared=False), policy=policy,
+                        baseline=_speed_run([20.0, 20.1, 19.9, 20.0], declared=False))
+    assert undeclared.passed  # the old default (higher is worse) when nothing is declared
+
+
+def test_gate_accepts_the_spec_vocabulary() -> None:
+    assert RegressionSpec(direction="lower_is_better").direction == "higher_is_worse"  # type: ignore[arg-type]
+    assert RegressionSpec(direction="higher_is_better").direction == "lower_is_worse"  # type: ignore[arg-type]
+    assert RegressionSpec().direction is None
+
+
+def test_diff_judges_significant_changes() -> None:
+    result = diff_runs(old=_speed_run([20.0, 20.1, 19.9, 20.0], declared=True),
+                       new=_speed_run([10.0, 10.1, 9.9, 10.0], declared=True))
+    (change,) = result.changes
+    assert change.verdict == "decreased" and change.judgement == "worse"
+    assert change.to_dict()["judgement"] == "worse"
