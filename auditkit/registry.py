@@ -43,6 +43,10 @@ class Registry(Generic[F]):
 
         return decorate
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests of a plugin register it, run, then clean up); unknown names are ignored."""
+        self._factories.pop(name, None)
+
     def _load(self) -> None:
         if self._loaded:
             return

@@ -163,7 +163,7 @@ def test_a_plugin_source_registers_from_a_test_module(tmp_path: Path) -> None:
         manifest = json.loads((run / "results.json").read_text(encoding="utf-8"))["manifest"]
         assert any(s["source"] == f"lines:{lines}" and s["prompts"] == 2 for s in manifest["suites"])
     finally:
-        prompt_sources._factories.pop("lines", None)
+        prompt_sources.unregister("lines")
 
 
 def test_prompts_corpus_then_replay_matches_the_direct_run(tmp_path: Path) -> None:
