@@ -195,7 +195,7 @@ def test_errors_name_the_file_and_line(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run")
     with (run / "outputs.jsonl").open("a") as handle:
         handle.write("{not json\n")
-    with pytest.raises(InputError, match=r"outputs.jsonl, line 19"):
+    with pytest.raises(InputError, match=r"outputs.jsonl:19: not valid JSON"):
         render_report(run_dir=run)
 
 

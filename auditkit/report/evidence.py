@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from auditkit.errors import InputError
+from auditkit.jsonl import read_jsonl
 
 __all__ = [
     "EvidenceRow",
@@ -133,22 +133,7 @@ def _row(data: Mapping[str, Any]) -> EvidenceRow:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        handle = path.open("r", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read outputs ({exc}); re-run the audit or point to its output folder.") from exc
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {number}: not valid JSON ({exc.msg}); the file is damaged — "
-                                 "re-run the audit to rewrite it.") from exc
-            if not isinstance(data, dict):
-                raise InputError(f"{path}, line {number}: expected a JSON object per line.")
-            yield number, data
+    return read_jsonl(path=path, hint=" Re-run the audit to rewrite the file, or point to its output folder.")
 
 
 def scan_outputs(*, path: Path, wanted: Iterable[str], pair_ids: Iterable[str] = ()) -> OutputScan:
