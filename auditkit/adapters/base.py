@@ -30,6 +30,11 @@ generation's ``error`` (never an empty output); a failure of the whole model (ca
 raises ``AdapterError``. ``identity`` is cheap — no weights are loaded to compute it — so a fully
 cached rerun never loads the model.
 
+An adapter declaring ``AdapterAbilities(loglikelihood=True)`` also has
+``loglikelihood(*, requests: Sequence[LoglikRequest]) -> list[LoglikResult]`` (:class:`LoglikAdapter`):
+one result per request, same order, a failure of one request being that result's ``error``. Likelihood
+benchmarks (CrowS-Pairs, StereoSet) need it; the engine refuses other adapters before any work.
+
 The engine, the executors, the energy meter and the energy analyzer read an adapter's abilities from its
 factory (:func:`abilities_of`), before the adapter is built — e.g. only an adapter declaring
 ``concurrency`` receives ``--concurrency``. A factory that declares nothing (an entry-point plugin, a
@@ -46,7 +51,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, runtime_
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from auditkit.errors import ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 from auditkit.registry import Registry
 from auditkit.secrets import is_secret_key
 
@@ -58,6 +63,7 @@ __all__ = [
     "AdapterOptions",
     "ENERGY_SOURCES",
     "LOCAL",
+    "LoglikAdapter",
     "ModelSpec",
     "abilities_of",
     "adapter_factory",
@@ -178,6 +184,15 @@ class Adapter(Protocol):
 
     def close(self) -> None:
         """Release the model / connections. Called once at the end of a run."""
+        ...
+
+
+@runtime_checkable
+class LoglikAdapter(Protocol):
+    """An adapter that scores given continuations (declared by ``AdapterAbilities.loglikelihood``)."""
+
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """One result per request, same order; batched (a local model: one padded forward pass per batch)."""
         ...
 
 

@@ -23,10 +23,10 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import field_validator
 
-from auditkit.adapters import hf_decoding
+from auditkit.adapters import hf_decoding, hf_loglik
 from auditkit.adapters.base import (
-    LOCAL,
     Adapter,
+    AdapterAbilities,
     AdapterIdentity,
     AdapterOptions,
     adapter_factory,
@@ -35,7 +35,7 @@ from auditkit.adapters.base import (
 )
 from auditkit.adapters.weights import files_hash, model_files
 from auditkit.errors import AdapterError, ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
 __all__ = [
     "HFAdapter",
@@ -239,7 +239,7 @@ def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, s
 
 
 @adapters.register("hf")
-@adapter_factory(abilities=LOCAL, options=HFOptions)
+@adapter_factory(abilities=AdapterAbilities(loglikelihood=True), options=HFOptions)
 def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Hugging Face causal LMs from the hub or a local dir (revision, dtype, device, gguf_file, chat).
 
@@ -340,6 +340,17 @@ class HFAdapter:
             for (i, _), generation in zip(part, self._run(items=items, config=config)):
                 results[i] = generation
         return [results[i] for i in range(len(prompts))]
+
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """Log-likelihood of each continuation after its context: one padded forward pass per batch."""
+        if not requests:
+            return []
+        self.load()
+        limit = self._options.max_length or getattr(self._model.config, "max_position_embeddings", None)
+        return hf_loglik.score_requests(
+            requests=requests, model=self._model, tokenizer=self._tokenizer, device=self.device,
+            batch_size=self.default_batch_size, limit=limit,
+        )
 
     def _run(self, *, items: list[Any], config: GenerationConfig) -> list[Generation]:
         """Generate ``items`` as one batch; halve it on out-of-memory, isolate a failing prompt otherwise."""

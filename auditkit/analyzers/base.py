@@ -133,6 +133,8 @@ analyzers: Registry[AnalyzerFactory] = Registry(
         "auditkit.analyzers.bias",
         "auditkit.analyzers.memorization",
         "auditkit.analyzers.energy",
+        "auditkit.analyzers.crows_pairs",
+        "auditkit.analyzers.stereoset",
     ),
 )
 

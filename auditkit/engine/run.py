@@ -201,6 +201,7 @@ def plan_run(*, request: AuditRequest) -> RunContext:
     parsed = parse_model_spec(spec=request.model)
     plan = build_plan(request=request)
     spec, abilities = _with_options(request, parsed)
+    _check_loglik(plan=plan, spec=spec, abilities=abilities)
     adapter = build_adapter(spec=spec)  # cheap: weights load on the first generate
     cache: GenerationStore | None = None
     try:
@@ -218,6 +219,17 @@ def plan_run(*, request: AuditRequest) -> RunContext:
         request=request, spec=spec, abilities=abilities, plan=plan, adapter=adapter, analyzers=analyzers,
         options=options, cache=cache, lookup=lookup, created_at=created_at, started=started,
     )
+
+
+def _check_loglik(*, plan: Plan, spec: ModelSpec, abilities: AdapterAbilities) -> None:
+    """Likelihood benchmarks on an adapter that cannot score continuations: exit 2 before any work."""
+    if abilities.loglikelihood:
+        return
+    needing = sorted({p.suite for p in plan.prompts if p.continuations is not None})
+    if needing:
+        from auditkit.engine.loglik import needs_loglik_message
+
+        raise ConfigError(needs_loglik_message(benchmarks=needing, adapter=spec.scheme))
 
 
 def _make_run_dir(out: Path) -> None:
