@@ -49,7 +49,7 @@ from auditkit.adapters.base import (
     parse_options,
 )
 from auditkit.errors import AdapterError, ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
 __all__ = ["OpenAIAdapter", "OpenAIOptions", "OpenAISettings", "make_openai"]
 
@@ -418,6 +418,12 @@ class OpenAIAdapter:
             future.cancel()
             raise
 
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """Continuation log-probs from ``/completions`` with echo + logprobs (see ``openai_loglik``)."""
+        from auditkit.adapters.openai_loglik import score_requests
+
+        return score_requests(adapter=self, requests=requests)
+
 
 def _chat_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:
     content = block.get("content") if isinstance(block, dict) else None
@@ -439,7 +445,8 @@ def _completion_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[floa
 
 @adapters.register("openai")
 @adapter_factory(
-    abilities=AdapterAbilities(remote=True, concurrency=True, energy_source="modelled"), options=OpenAIOptions
+    abilities=AdapterAbilities(remote=True, concurrency=True, energy_source="modelled", loglikelihood=True),
+    options=OpenAIOptions,
 )
 def make_openai(*, target: str, options: Mapping[str, str]) -> Adapter:
     """OpenAI-compatible chat/completions HTTP API (OpenAI, vLLM, Ollama, llama.cpp via base_url)."""
