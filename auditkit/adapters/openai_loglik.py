@@ -10,7 +10,10 @@ run with an ``AdapterError`` naming the missing capability.
 
 An empty context scores the continuation from the start of the text: the server adds the model's BOS
 token where its tokenizer has one; otherwise the first token has no log-probability, and the request
-fails with a message saying so.
+fails with a message saying so. The server also puts its BOS before a non-empty context, which the
+``hf`` path (like lm-evaluation-harness's) does not: for models whose tokenizer adds a BOS token,
+intersentence StereoSet scores over HTTP can differ slightly from local ones (CrowS-Pairs, scored from
+the start, is the same either way).
 """
 
 from __future__ import annotations
@@ -88,7 +91,12 @@ def parse_echo(*, choice: Any, context: str, text: str, url: str) -> LoglikResul
     if not isinstance(values, list) or not isinstance(offsets, list) or len(values) != len(offsets):
         raise AdapterError(f"{url} answered without token_logprobs/text_offset. The benchmark needs {CAPABILITY}.")
     tops = block.get("top_logprobs") if isinstance(block.get("top_logprobs"), list) else [None] * len(values)
-    echoed = [i for i, start in enumerate(offsets) if isinstance(start, int) and len(context) <= start < len(text)]
+    # A zero-width first token without a log-probability is the BOS the server added: not text of ours.
+    skip = 1 if len(offsets) > 1 and values[0] is None and offsets[0] == offsets[1] else 0
+    echoed = [
+        i for i, start in enumerate(offsets)
+        if i >= skip and isinstance(start, int) and len(context) <= start < len(text)
+    ]
     if not echoed or (offsets and offsets[0] != 0):
         raise AdapterError(f"{url} did not echo the prompt's tokens. The benchmark needs {CAPABILITY}.")
     steps = [values[i] for i in echoed]
