@@ -303,7 +303,9 @@ def _merge_options(*, suite_file: SuiteFile, includes: list[Suite]) -> dict[str,
     from auditkit.suite_file import display_path
 
     origin: dict[tuple[str, str], tuple[Any, str]] = {}
-    sources = [(suite_file.spec.id, suite_file.display, suite_file.spec.analyzer_options)]
+    sources: list[tuple[str, str, Mapping[str, Mapping[str, Any]]]] = [
+        (suite_file.spec.id, suite_file.display, suite_file.spec.analyzer_options)
+    ]
     sources += [(child.id, display_path(path=child.path), child.analyzer_options) for child in includes]
     merged: dict[str, dict[str, Any]] = {}
     for suite_id, display, options in sources:

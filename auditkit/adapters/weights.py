@@ -121,6 +121,6 @@ def _write_memo(path: Path, memo: dict[str, object]) -> None:
         os.replace(tmp, path)
     except OSError:
         try:
-            os.unlink(tmp)  # type: ignore[possibly-undefined]
+            os.unlink(tmp)
         except (OSError, NameError):
             pass

@@ -88,9 +88,13 @@ class Analyzer(Protocol):
     """Scores outputs and aggregates the scores."""
 
     name: str
-    identity: Mapping[str, Any]
-    """Scorer name, version, weights hash, options: recorded in the manifest, compared by the gate."""
     batch_size: int
+
+    # A read-only property so that a plain attribute, a dict or a computed property all satisfy it.
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        """Scorer name, version, weights hash, options: recorded in the manifest, compared by the gate."""
+        ...
 
     def score(self, *, items: Sequence[Observation]) -> list[Score]:
         """Scores for these outputs (any number per output, each with this analyzer's name)."""

@@ -224,7 +224,7 @@ def compare_groups(
             result = paired_difference(a=a, b=b, method=test, permutations=permutations,
                                        resamples=resamples, seed=sub_seed)
             d = a - b
-            pooled = float(np.mean(np.concatenate([a, b])))
+            pooled: float | None = float(np.mean(np.concatenate([a, b])))
             comparisons.append(Comparison(
                 axis=axis, measure=measure, group_a=ga, group_b=gb, gap=result.mean_diff,
                 ci_low=result.ci_low, ci_high=result.ci_high, p_value=result.p_value,

@@ -224,7 +224,7 @@ class MemorizationAnalyzer:
         with_logprobs = 0
         for name, score_name in (("mean_perplexity", "perplexity"), ("mean_zlib_ratio", "zlib_ratio"),
                                  ("mean_min_k_prob", "min_k_prob")):
-            values = [own[i.prompt.id][score_name].value for i in compared if _ok(own[i.prompt.id].get(score_name))]
+            values = [own[i.prompt.id][score_name].value for i in compared if _ok(own[i.prompt.id].get(score_name))]  # type: ignore[misc]  # _ok() drops None values
             with_logprobs = max(with_logprobs, len(values))
             if values:  # absent, not None, when the adapter gave no log-probs: nothing was measured
                 metrics.append(_metric(name, bootstrap_mean_interval(values=values, seed=seed),

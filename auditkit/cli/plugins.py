@@ -8,6 +8,7 @@ factory's docstring.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import typer
 
@@ -27,7 +28,7 @@ app.add_typer(adapters_app, name="adapters")
 app.add_typer(analyzers_app, name="analyzers")
 
 
-def plugin_rows(*, registry: Registry) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+def plugin_rows(*, registry: Registry[Any]) -> list[tuple[str, str]]:
     """``(name, one-line description)`` for every factory in ``registry``, sorted by name."""
     try:
         names = registry.names()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,7 @@ def show_suite(
     from auditkit.suites import load_suite
 
     suite = load_suite(ref=ref)
-    probes = [
+    probes: list[dict[str, Any]] = [
         {
             "suite": probe.suite,
             "id": probe.id,

@@ -373,8 +373,8 @@ def _run(
 
     with Progress(quiet=request.quiet) as progress:
         meter = open_meter(device=str(identity.settings.get("device", "cpu")), adapter=identity.adapter)
-        owned = _make_executor(request, meter) if executor is None else None
-        runner = executor if executor is not None else owned
+        runner = executor if executor is not None else _make_executor(request, meter)
+        owned = runner if executor is None else None
         progress.log(f"model: {identity.adapter}:{identity.model}")
         if request.concurrency is not None and spec.scheme not in _CONCURRENT_SCHEMES:
             progress.warn(

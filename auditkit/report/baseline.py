@@ -77,7 +77,7 @@ def _verdict(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     a, b = old.get("value"), new.get("value")
     if a is None or b is None:
         return "n/a"
-    bounds = [old.get("ci_low"), old.get("ci_high"), new.get("ci_low"), new.get("ci_high")]
+    bounds: list[Any] = [old.get("ci_low"), old.get("ci_high"), new.get("ci_low"), new.get("ci_high")]
     if all(x is not None for x in bounds):
         overlap = not (bounds[1] < bounds[2] or bounds[3] < bounds[0])
         if overlap:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import count
-from typing import Sequence
+from typing import Sequence, TypeGuard
 
 from markupsafe import Markup, escape
 
@@ -52,7 +52,7 @@ class Bar:
     value: float | None
 
 
-def _finite(x: float | None) -> bool:
+def _finite(x: float | None) -> TypeGuard[float]:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
@@ -148,11 +148,11 @@ def interval_chart(*, rows: Sequence[IntervalRow], title: str, unit: str | None 
             parts.append(f'<text x="{_LABEL_W + 4}" y="{y + 4}" class="na">n/a</text>')
             continue
         if _finite(r.low) and _finite(r.high):
-            x1, x2 = x_of(r.low), x_of(r.high)  # type: ignore[arg-type]
+            x1, x2 = x_of(r.low), x_of(r.high)
             parts.append(f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="#1f5f99" stroke-width="2"/>')
             for xx in (x1, x2):
                 parts.append(f'<line x1="{xx:.1f}" y1="{y - 6}" x2="{xx:.1f}" y2="{y + 6}" stroke="#1f5f99" stroke-width="2"/>')
-        parts.append(f'<circle cx="{x_of(r.value):.1f}" cy="{y}" r="5" fill="#1f5f99"/>')  # type: ignore[arg-type]
+        parts.append(f'<circle cx="{x_of(r.value):.1f}" cy="{y}" r="5" fill="#1f5f99"/>')
     parts.append(tail)
     return Markup("".join(parts))
 
@@ -226,7 +226,7 @@ def bar_chart(*, bars: Sequence[Bar], title: str, unit: str | None = None) -> Ma
     def x_of(v: float) -> float:
         return _LABEL_W + (v - lo) / (hi - lo) * plot_w
 
-    desc = "; ".join(f"{b.label}: {_fmt(b.value) if _finite(b.value) else 'n/a'}" for b in bars)  # type: ignore[arg-type]
+    desc = "; ".join(f"{b.label}: {_fmt(b.value) if _finite(b.value) else 'n/a'}" for b in bars)
     head, tail = _open(title=title, height=height, desc=desc)
     parts = [head]
     axis_y = 20 + _ROW_H * len(bars)
@@ -244,10 +244,10 @@ def bar_chart(*, bars: Sequence[Bar], title: str, unit: str | None = None) -> Ma
         if not _finite(b.value):
             parts.append(f'<text x="{_LABEL_W + 4}" y="{y + 4}" class="na">n/a</text>')
             continue
-        x = x_of(b.value)  # type: ignore[arg-type]
+        x = x_of(b.value)
         parts.append(f'<rect x="{min(x, zero):.1f}" y="{y - 8}" width="{max(abs(x - zero), 0.5):.1f}" height="16" '
                      f'fill="#4a86c5"/>')
-        parts.append(f'<text x="{max(x, zero) + 4:.1f}" y="{y + 4}" class="tick">{escape(_fmt(b.value))}</text>')  # type: ignore[arg-type]
+        parts.append(f'<text x="{max(x, zero) + 4:.1f}" y="{y + 4}" class="tick">{escape(_fmt(b.value))}</text>')
     parts.append(f'<line x1="{zero:.1f}" y1="14" x2="{zero:.1f}" y2="{axis_y}" stroke="#8a939c"/>')
     parts.append(tail)
     return Markup("".join(parts))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -196,7 +197,7 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
     return tables
 
 
-def _histogram_from_values(values: Sequence[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
+def _histogram_from_values(values: array[float] | list[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
     import numpy as np
 
     data = np.frombuffer(values, dtype=float) if not isinstance(values, list) else np.asarray(values)
@@ -216,6 +217,8 @@ def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
         return None
     edges = value.get("edges") or value.get("bins") or value.get("bin_edges")
     counts = value.get("counts")
+    if edges is None or counts is None:
+        return None
     try:
         edges = [float(e) for e in edges]
         counts = [int(c) for c in counts]

@@ -70,8 +70,9 @@ def manifest_tables(*, manifest: Mapping[str, Any], results_sha256: str, results
     if environment:
         tables.append(_table("Hardware and platform", environment))
     if packages:
-        rows = tuple((str(k), str(v)) for k, v in sorted(packages.items()))
-        tables.append(Table(caption="Package versions", columns=("Package", "Version"), rows=rows, total=len(rows)))
+        versions = tuple((str(k), str(v)) for k, v in sorted(packages.items()))
+        tables.append(Table(caption="Package versions", columns=("Package", "Version"), rows=versions,
+                            total=len(versions)))
     other = {k: v for k, v in manifest.items() if k not in _KNOWN}
     if other:
         tables.append(_table("Other", other))

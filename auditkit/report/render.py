@@ -13,7 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
@@ -29,6 +29,9 @@ from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
 from auditkit.report.manifest import manifest_tables
 from auditkit.report.risk import load_risk_map
 from auditkit.resources import data_dir, package_file
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["load_results", "render_report"]
 
@@ -74,7 +77,8 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
     if rules:
         from auditkit.report.context import generic_tables
 
-        table = (generic_tables(summary={"rules": [r for r in rules if isinstance(r, Mapping)]}) or [None])[0]
+        tables = generic_tables(summary={"rules": [r for r in rules if isinstance(r, Mapping)]})
+        table = tables[0] if tables else None
     state = "pass" if passed else "fail" if passed is False else "none"
     headline = {"pass": "Passed the release policy", "fail": "Failed the release policy",
                 "none": "Policy result unclear"}[state]
@@ -105,7 +109,7 @@ def _css() -> tuple[str, str]:
     return css, f"'sha256-{digest}'"
 
 
-def _environment():  # type: ignore[no-untyped-def]
+def _environment() -> SandboxedEnvironment:
     from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -141,8 +145,9 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         baseline, _ = load_results(path=Path(baseline_dir) / "results.json")
         comparison = compare_runs(current=results, baseline=baseline)
     manifest: Mapping[str, Any] = results.get("manifest") or {}
-    model: Mapping[str, Any] = manifest.get("model") if isinstance(manifest.get("model"), Mapping) else {}
-    counts = manifest.get("counts") if isinstance(manifest.get("counts"), Mapping) else {}
+    raw_model, raw_counts = manifest.get("model"), manifest.get("counts")
+    model: Mapping[str, Any] = raw_model if isinstance(raw_model, Mapping) else {}
+    counts: Mapping[str, Any] = raw_counts if isinstance(raw_counts, Mapping) else {}
     css, css_hash = _css()
     context = {
         "css": css,
