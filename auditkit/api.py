@@ -12,8 +12,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.engine.plan import AuditRequest
 from auditkit.engine.results import RunResults

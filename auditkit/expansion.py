@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import SuiteError
 from auditkit.records import Message, Prompt

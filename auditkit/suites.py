@@ -23,9 +23,10 @@ import difflib
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import SuiteError
 from auditkit.expansion import MAX_PROMPTS, canonical_json, check_size, expand, expand_suites

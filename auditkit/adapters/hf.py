@@ -17,9 +17,10 @@ import gc
 import hashlib
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.adapters import hf_decoding
 from auditkit.adapters.base import Adapter, AdapterIdentity, adapters

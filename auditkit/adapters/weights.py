@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 __all__ = [
     "MODEL_DEFINITION_FILES",

@@ -47,8 +47,9 @@ never 0. ``aggregate`` sees every score of the run for its items — an analyzer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry

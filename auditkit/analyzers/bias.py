@@ -28,7 +28,8 @@ Benjamini–Hochberg), is below ``alpha`` AND whose gap is at least the measure'
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers
 from auditkit.analyzers.bias_compare import (
@@ -143,7 +144,9 @@ class BiasAnalyzer:
             if not item.generation.ok:
                 continue
             text = item.generation.output or ""
-            masked = mask_descriptor(text=text, descriptor=item.prompt.attributes.get("group")) if self.mask_group else text
+            masked = (
+                mask_descriptor(text=text, descriptor=item.prompt.attributes.get("group")) if self.mask_group else text
+            )
             pid = item.prompt.id
             try:
                 compound = self._sentiment.compound(text=masked)

@@ -16,9 +16,10 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers
 from auditkit.analyzers.canaries import canary_prompts, exposure_results, is_canary_prompt
@@ -301,7 +302,9 @@ class MemorizationAnalyzer:
             ))
         return findings
 
-    def _extraction_findings(self, compared: list[Observation], own: Mapping[str, Mapping[str, Score]]) -> list[Finding]:
+    def _extraction_findings(
+        self, compared: list[Observation], own: Mapping[str, Mapping[str, Score]]
+    ) -> list[Finding]:
         findings = []
         for item in compared:
             s = own[item.prompt.id]
@@ -426,16 +429,16 @@ def _read_passages(path: Path) -> list[tuple[int, dict[str, Any]]]:
     else:
         lines = text.splitlines()
         # Paragraph mode when blank lines separate passages; otherwise one passage per line (canary lists).
-        if any(not l.strip() for l in lines) and any(l.strip() for l in lines):
+        if any(not s.strip() for s in lines) and any(s.strip() for s in lines):
             start: int | None = None
-            for lineno, line in enumerate(lines + [""], start=1):
+            for lineno, line in enumerate([*lines, ""], start=1):
                 if line.strip() and start is None:
                     start = lineno
                 elif not line.strip() and start is not None:
                     records.append((start, {"text": "\n".join(lines[start - 1 : lineno - 1])}))
                     start = None
         else:
-            records = [(n, {"text": l}) for n, l in enumerate(lines, start=1) if l.strip()]
+            records = [(n, {"text": s}) for n, s in enumerate(lines, start=1) if s.strip()]
     return records
 
 

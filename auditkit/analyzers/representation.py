@@ -18,8 +18,8 @@ different numbers of groups. Intervals come from a percentile bootstrap over gen
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 

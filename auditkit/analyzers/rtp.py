@@ -112,4 +112,4 @@ def _parse(line: str, *, file: Path, number: int) -> tuple[str, bool, float | No
 
 
 def _hash(text: str) -> str:
-    return hashlib.sha256(f"{RTP_SUITE_ID}\0{text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{RTP_SUITE_ID}\0{text}".encode()).hexdigest()[:16]

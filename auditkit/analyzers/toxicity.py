@@ -24,8 +24,9 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers
 from auditkit.analyzers.toxicity_backends import (

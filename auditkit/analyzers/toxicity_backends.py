@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from auditkit.adapters.weights import files_hash
 from auditkit.errors import ConfigError

@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.adapters.base import Adapter, ModelSpec, build_adapter, parse_model_spec
 from auditkit.analyzers.base import Analyzer

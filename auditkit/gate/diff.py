@@ -8,8 +8,9 @@ does not refuse incomparable runs: it lists why they are not comparable and show
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.errors import ConfigError
 from auditkit.gate.baseline import Untestable, check_compatible, compare_metric, metric_key

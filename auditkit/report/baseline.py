@@ -9,8 +9,9 @@ Runs scored by different scorer versions are flagged: their numbers are not comp
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "Change",

@@ -15,9 +15,10 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from auditkit.errors import InputError
 
@@ -136,7 +137,9 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         handle = path.open("r", encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"{path}: cannot read outputs ({exc}); re-run the audit or point to its output folder.") from exc
+        raise InputError(
+            f"{path}: cannot read outputs ({exc}); re-run the audit or point to its output folder."
+        ) from exc
     with handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():

@@ -6,7 +6,8 @@ second line of defence (adapters already refuse to record them).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from auditkit.report.context import Table, fmt, redact
 

@@ -12,8 +12,9 @@ import base64
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
@@ -155,7 +156,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "model": model,
         "model_label": str(model.get("model") or "unknown model"),
         "created_at": str(manifest.get("created_at") or "unknown date"),
-        "rendered_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "rendered_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "status": str(results.get("status") or "unknown"),
         "schema_version": str(results.get("schema_version") or "?"),
         "auditkit_version": str(manifest.get("auditkit_version") or "?"),
