@@ -192,7 +192,7 @@ def _convert(*, gguf: Path, out: Path) -> None:
     hf_logging.disable_progress_bar()
     reader_bar = getattr(gguf_utils, "tqdm", None)
     if reader_bar is not None:
-        gguf_utils.tqdm = functools.partial(reader_bar, disable=True)
+        gguf_utils.tqdm = functools.partial(reader_bar, disable=True)  # type: ignore[attr-defined]  # patched back below
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -204,7 +204,7 @@ def _convert(*, gguf: Path, out: Path) -> None:
         tokenizer.save_pretrained(out)
     finally:
         if reader_bar is not None:
-            gguf_utils.tqdm = reader_bar
+            gguf_utils.tqdm = reader_bar  # type: ignore[attr-defined]
         if bars:
             hf_logging.enable_progress_bar()
 
