@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 __all__ = [
-    "GenerationConfig",
-    "Generation",
     "Finding",
+    "Generation",
+    "GenerationConfig",
     "Message",
     "Metric",
     "Prompt",

@@ -29,12 +29,12 @@ from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 
 __all__ = [
-    "HF_OPTIONS",
     "HFAdapter",
     "HFOptions",
+    "HF_OPTIONS",
+    "cpu_only_torch",
     "make_hf_adapter",
     "parse_hf_options",
-    "cpu_only_torch",
     "resolve_device",
     "resolve_dtype",
 ]

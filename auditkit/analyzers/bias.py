@@ -53,7 +53,7 @@ from auditkit.analyzers.bias_report import build_report
 from auditkit.errors import ConfigError
 from auditkit.records import Score
 
-__all__ = ["DEFAULT_THRESHOLDS", "MEASURES", "BiasAnalyzer", "make_bias"]
+__all__ = ["BiasAnalyzer", "DEFAULT_THRESHOLDS", "MEASURES", "make_bias"]
 
 MEASURES: dict[str, dict[str, Any]] = {
     "sentiment": {"kind": "mean", "source": ("bias", "sentiment"), "worse": "lower"},

@@ -24,9 +24,10 @@ from typing import Any
 from auditkit.errors import ConfigError
 
 __all__ = [
+    "ClassifierSpec",
+    "HFClassifier",
     "NEGATIVE_THRESHOLD",
     "REFUSAL_PATTERNS",
-    "HFClassifier",
     "SentimentScorer",
     "is_refusal",
     "mask_descriptor",

@@ -25,12 +25,12 @@ import numpy as np
 
 __all__ = [
     "ADJECTIVE_WORDS",
+    "AssociationResult",
     "GENDER_WORDS",
     "OCCUPATION_WORDS",
-    "AssociationResult",
     "RepresentationResult",
-    "stereotypical_association",
     "demographic_representation",
+    "stereotypical_association",
     "tokenize",
 ]
 

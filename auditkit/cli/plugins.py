@@ -16,7 +16,7 @@ from auditkit.cli.app import app
 from auditkit.errors import ConfigError
 from auditkit.registry import Registry
 
-__all__ = ["adapters_app", "analyzers_app", "plugin_rows"]
+__all__ = ["adapters_app", "analyzers_app", "list_adapters", "list_analyzers", "plugin_rows"]
 
 adapters_app = typer.Typer(
     help="Model adapters: the schemes --model accepts (hf:, openai:, replay:...).", no_args_is_help=True

@@ -9,7 +9,7 @@ import typer
 
 from auditkit.cli.app import app
 
-__all__ = ["suites_app"]
+__all__ = ["list_suites", "show_suite", "suites_app", "validate_suites"]
 
 suites_app = typer.Typer(
     help="List the built-in probe suites, show what a suite resolves to, validate suite files.",
