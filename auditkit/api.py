@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.engine import run as engine
 from auditkit.engine.analysis import RunTally

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from auditkit.errors import PluginNotFound
 

@@ -206,7 +206,9 @@ class BiasAnalyzer:
             if not item.generation.ok:
                 continue
             text = item.generation.output or ""
-            masked = mask_descriptor(text=text, descriptor=item.prompt.attributes.get("group")) if self.mask_group else text
+            masked = (
+                mask_descriptor(text=text, descriptor=item.prompt.attributes.get("group")) if self.mask_group else text
+            )
             pid = item.prompt.id
             try:
                 compound = self._sentiment.compound(text=masked)
@@ -255,9 +257,9 @@ class BiasAnalyzer:
             by_analyzer.setdefault(analyzer, {})[name] = found
         for s in scores:  # 700,000 scores at 100,000 outputs: two dict lookups each, no tuple built
             names = by_analyzer.get(s.analyzer)
-            found = names.get(s.name) if names is not None else None
-            if found is not None:
-                found[s.prompt_id] = s
+            slot = names.get(s.name) if names is not None else None
+            if slot is not None:
+                slot[s.prompt_id] = s
         present = [m for m in self.measures if any(i.prompt.id in by_source[sources[m]] for i in items)]
         notes = [f"measure {m!r} skipped: no {'.'.join(sources[m])} scores in this run"
                  for m in self.measures if m not in present]

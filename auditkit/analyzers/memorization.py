@@ -17,7 +17,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.canaries import canary_prompts, exposure_results, is_canary_prompt
@@ -187,7 +187,7 @@ class MemorizationAnalyzer:
         with_logprobs = 0
         for name, score_name in (("mean_perplexity", "perplexity"), ("mean_zlib_ratio", "zlib_ratio"),
                                  ("mean_min_k_prob", "min_k_prob")):
-            values = [own[i.prompt.id][score_name].value for i in compared if _ok(own[i.prompt.id].get(score_name))]
+            values = [own[i.prompt.id][score_name].value for i in compared if _ok(own[i.prompt.id].get(score_name))]  # type: ignore[misc]  # _ok() drops None values
             with_logprobs = max(with_logprobs, len(values))
             if values:  # absent, not None, when the adapter gave no log-probs: nothing was measured
                 metrics.append(_metric(name, bootstrap_mean_interval(values=values, seed=seed),
@@ -264,7 +264,9 @@ class MemorizationAnalyzer:
             ))
         return findings
 
-    def _extraction_findings(self, compared: list[Observation], own: Mapping[str, Mapping[str, Score]]) -> list[Finding]:
+    def _extraction_findings(
+        self, compared: list[Observation], own: Mapping[str, Mapping[str, Score]]
+    ) -> list[Finding]:
         findings = []
         for item in compared:
             s = own[item.prompt.id]

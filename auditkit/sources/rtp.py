@@ -127,4 +127,4 @@ def _parse(row: dict[str, Any], *, where: str) -> tuple[str, bool, float | None,
 
 
 def _hash(text: str) -> str:
-    return hashlib.sha256(f"{RTP_SUITE_ID}\0{text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{RTP_SUITE_ID}\0{text}".encode()).hexdigest()[:16]
