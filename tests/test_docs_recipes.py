@@ -7,8 +7,8 @@ audit runs with the three recipe plugins together, and the registrations are rem
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -24,7 +24,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 def _recipe_blocks() -> list[str]:
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("## The rooms"):text.index("## Suites")]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
 @pytest.fixture

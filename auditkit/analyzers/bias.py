@@ -28,7 +28,8 @@ Benjamini–Hochberg), is below ``alpha`` AND whose gap is at least the measure'
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -128,10 +129,11 @@ def _measure_specs() -> tuple[MetricSpec, ...]:
                    description=f"Per-group {m.label} ({m.kind}) with its 95% interval.")
         for m in MEASURES.values()
     )
-    return per_group + (
-        MetricSpec(name="*_mean", direction="none",
-                   description="Per-group mean of another measure (the configured classifier's probability)."),
+    classifier_mean = MetricSpec(
+        name="*_mean", direction="none",
+        description="Per-group mean of another measure (the configured classifier's probability).",
     )
+    return (*per_group, classifier_mean)
 
 
 class BiasAnalyzer:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -369,11 +370,11 @@ def _read_passages(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise InputError(f"--corpus {path}: cannot read it as UTF-8 text ({exc}).") from None
     lines = text.splitlines()
     # Paragraph mode when blank lines separate passages; otherwise one passage per line (canary lists).
-    if not (any(not l.strip() for l in lines) and any(l.strip() for l in lines)):
-        return [(n, {"text": l}) for n, l in enumerate(lines, start=1) if l.strip()]
+    if not (any(not line.strip() for line in lines) and any(line.strip() for line in lines)):
+        return [(n, {"text": line}) for n, line in enumerate(lines, start=1) if line.strip()]
     records: list[tuple[int, dict[str, Any]]] = []
     start: int | None = None
-    for lineno, line in enumerate(lines + [""], start=1):
+    for lineno, line in enumerate([*lines, ""], start=1):
         if line.strip() and start is None:
             start = lineno
         elif not line.strip() and start is not None:

@@ -120,8 +120,8 @@ def run_command(
     """
     params = dict(locals())  # first statement: exactly the parsed options, for the manifest's command line
     from auditkit.adapters.base import parse_model_spec
-    from auditkit.engine.plan import AuditRequest, parse_analyzer_args
     from auditkit.api import run_audit
+    from auditkit.engine.plan import AuditRequest, parse_analyzer_args
 
     suite_refs = list(suites or ["standard"])
     options = dict(parse_model_spec(spec=model, model_args=model_arg or ()).options)

@@ -14,8 +14,9 @@ Prompts pin 20 new tokens (the paper's setting) and, when ``samples > 1``, nucle
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.errors import InputError
 from auditkit.jsonl import read_jsonl

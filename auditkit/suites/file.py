@@ -2,8 +2,8 @@
 
 This module knows the file format (see README, "Suite YAML format") and nothing about includes, rows
 files or expansion (``auditkit.suites.loading`` and ``.expansion`` do those). Every problem is a
-``SuiteError`` that names the file and the line, e.g. ``suites/bad.yaml:14: probes[2] ('occupation'): field 'prompt': Input should be a
-valid string``.
+``SuiteError`` that names the file and the line, e.g.
+``suites/bad.yaml:14: probes[2] ('occupation'): field 'prompt': Input should be a valid string``.
 """
 
 from __future__ import annotations
