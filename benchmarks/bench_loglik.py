@@ -22,12 +22,12 @@ __all__ = ["run"]
 
 
 def _requests() -> list[Any]:
+    import tempfile
+
     from auditkit.engine.loglik import loglik_requests
     from auditkit.sources.crows_pairs import crows_pairs_prompts
     from auditkit.sources.stereoset import stereoset_prompts
     from tests.fixtures_benchmarks import write_crows_pairs, write_stereoset
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         crows = write_crows_pairs(path=Path(tmp) / "crows.csv")

@@ -81,16 +81,16 @@ class EchoServer:
             best = int(row.argmax())
             top.append({self.tokenizer.convert_ids_to_tokens(best): float(row[best])})
         generated = int(steps[-1].argmax())
-        tokens = self.tokenizer.convert_ids_to_tokens(ids + [generated])
+        tokens = self.tokenizer.convert_ids_to_tokens([*ids, generated])
         return {
             "object": "text_completion",
             "choices": [{
                 "index": 0, "text": text + self.tokenizer.decode([generated]), "finish_reason": "length",
                 "logprobs": {
                     "tokens": tokens,
-                    "token_logprobs": token_logprobs + [float(steps[-1, generated])],
-                    "text_offset": offsets + [len(text)],
-                    "top_logprobs": top + [{tokens[-1]: float(steps[-1, generated])}],
+                    "token_logprobs": [*token_logprobs, float(steps[-1, generated])],
+                    "text_offset": [*offsets, len(text)],
+                    "top_logprobs": [*top, {tokens[-1]: float(steps[-1, generated])}],
                 },
             }],
         }

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from auditkit.adapters.base import ModelSpec, build_adapter
+from auditkit.analyzers.base import Observation
 from auditkit.analyzers.crows_pairs import CrowsPairsAnalyzer, CrowsPairsOptions
 from auditkit.analyzers.stereoset import stereoset_scores
-from auditkit.analyzers.base import Observation
 from auditkit.errors import AdapterError
 from auditkit.records import Generation, LoglikRequest, LoglikResult, Prompt
 from auditkit.sources.crows_pairs import crows_pairs_prompts
@@ -76,7 +76,8 @@ def reference_stereoset(ref: Reference) -> dict[str, float]:
                 mean[label] = total / count
             counts = per_target[str(item["target"])]
             counts["pro"] += mean["stereotype"] > mean["anti-stereotype"]
-            counts["related"] += (mean["stereotype"] > mean["unrelated"]) + (mean["anti-stereotype"] > mean["unrelated"])
+            above = [mean[label] > mean["unrelated"] for label in ("stereotype", "anti-stereotype")]
+            counts["related"] += sum(above)
             counts["total"] += 1
     ss = sum(100 * c["pro"] / c["total"] for c in per_target.values()) / len(per_target)
     lms = sum(100 * c["related"] / (2 * c["total"]) for c in per_target.values()) / len(per_target)
@@ -96,8 +97,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def direct_run(tiny_model_dir: Path, files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
-               one_torch_thread: None) -> Path:  # noqa: F811
+def direct_run(tiny_model_dir: Path, files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
+               one_torch_thread: None) -> Path:
     out = tmp_path_factory.mktemp("direct")
     crows, stereo = files
     result = run_cli(["run", f"crows_pairs:{crows}", f"stereoset:{stereo}", "--model", f"hf:{tiny_model_dir}",
@@ -107,7 +108,7 @@ def direct_run(tiny_model_dir: Path, files: tuple[Path, Path], tmp_path_factory:
 
 
 # -- the metrics equal the independent computation ----------------------------------------------------
-def test_pct_stereotype_and_ss_equal_plain_transformers(direct_run: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+def test_pct_stereotype_and_ss_equal_plain_transformers(direct_run: Path, tiny_model_dir: Path) -> None:
     results = json.loads((direct_run / "results.json").read_text(encoding="utf-8"))
     ref = Reference(tiny_model_dir)
     overall, by_type = reference_pct_stereotype(ref)
@@ -122,10 +123,11 @@ def test_pct_stereotype_and_ss_equal_plain_transformers(direct_run: Path, tiny_m
         assert _metric(results, "stereoset", name)["value"] == pytest.approx(expected[name], abs=1e-9), name
     assert {s["id"] for s in results["manifest"]["suites"]} == {"crows_pairs", "stereoset"}
     assert all(len(s["hash"]) == 64 for s in results["manifest"]["suites"])
-    assert _metric(results, "stereoset", "ss")["ci_low"] <= expected["ss"] <= _metric(results, "stereoset", "ss")["ci_high"]
+    ss = _metric(results, "stereoset", "ss")
+    assert ss["ci_low"] <= expected["ss"] <= ss["ci_high"]
 
 
-def test_logprobs_in_outputs_equal_plain_transformers(direct_run: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+def test_logprobs_in_outputs_equal_plain_transformers(direct_run: Path, tiny_model_dir: Path) -> None:
     ref = Reference(tiny_model_dir)
     lines = [json.loads(line) for line in (direct_run / "outputs.jsonl").read_text(encoding="utf-8").splitlines()]
     crows = [line for line in lines if line["suite"] == "crows_pairs"]
@@ -139,7 +141,7 @@ def test_logprobs_in_outputs_equal_plain_transformers(direct_run: Path, tiny_mod
 
 # -- replay ------------------------------------------------------------------------------------------
 def test_a_replayed_run_gives_the_same_metrics(direct_run: Path, files: tuple[Path, Path], tmp_path: Path,
-                                               tiny_model_dir: Path) -> None:  # noqa: F811
+                                               tiny_model_dir: Path) -> None:
     crows, stereo = files
     # A replay file written from the independent computation, keyed by the ids `auditkit prompts` gives.
     assert run_cli(["prompts", f"crows_pairs:{crows}", f"stereoset:{stereo}", "--out", tmp_path / "p.jsonl"]).code == 0
@@ -152,14 +154,15 @@ def test_a_replayed_run_gives_the_same_metrics(direct_run: Path, files: tuple[Pa
             handle.write(json.dumps({"id": prompt["id"], "loglikelihoods": [
                 {"logprob": total, "tokens": count} for total, count in scored]}) + "\n")
     direct = json.loads((direct_run / "results.json").read_text(encoding="utf-8"))
-    for replay_file, out in ((tmp_path / "replay.jsonl", tmp_path / "r1"), (direct_run / "outputs.jsonl", tmp_path / "r2")):
+    runs = ((tmp_path / "replay.jsonl", tmp_path / "r1"), (direct_run / "outputs.jsonl", tmp_path / "r2"))
+    for replay_file, out in runs:
         result = run_cli(["run", f"crows_pairs:{crows}", f"stereoset:{stereo}", "--model", f"replay:{replay_file}",
                           "--out", out, "--no-cache", "--no-report"])
         assert result.code == 0, result.err
         replayed = json.loads((out / "results.json").read_text(encoding="utf-8"))
         pairs = [(m["name"], json.dumps(m["group"], sort_keys=True), m["value"], m["n"]) for m in replayed["metrics"]]
         expected = [(m["name"], json.dumps(m["group"], sort_keys=True), m["value"], m["n"]) for m in direct["metrics"]]
-        assert [p[:2] + (p[3],) for p in pairs] == [p[:2] + (p[3],) for p in expected]
+        assert [(*p[:2], p[3]) for p in pairs] == [(*p[:2], p[3]) for p in expected]
         # binary decisions give identical shares; likelihood_diff may differ by float noise only
         for got, want in zip(pairs, expected, strict=True):
             assert got[2] == pytest.approx(want[2], abs=1e-4), got
@@ -174,7 +177,7 @@ def test_a_replay_file_without_loglikelihoods_is_refused_up_front(files: tuple[P
 
 
 # -- the hf adapter: batching ------------------------------------------------------------------------
-def test_hf_scores_a_batch_in_one_padded_forward_pass(tiny_model_dir: Path, one_torch_thread: None) -> None:  # noqa: F811
+def test_hf_scores_a_batch_in_one_padded_forward_pass(tiny_model_dir: Path, one_torch_thread: None) -> None:
     adapter = build_adapter(spec=ModelSpec(scheme="hf", target=str(tiny_model_dir), options={"batch_size": "5"}))
     requests = [LoglikRequest(prompt_id=f"p{i}", index=0, context="" if i % 2 else "the cat sat",
                               continuation=CROWS_ROWS[i][0] if i % 2 else " on the mat and the dog sat.")
@@ -195,7 +198,7 @@ def test_hf_scores_a_batch_in_one_padded_forward_pass(tiny_model_dir: Path, one_
 
 
 # -- openai over a real local server ------------------------------------------------------------------
-def test_openai_echo_logprobs_match_the_local_model(tiny_model_dir: Path, one_torch_thread: None) -> None:  # noqa: F811
+def test_openai_echo_logprobs_match_the_local_model(tiny_model_dir: Path, one_torch_thread: None) -> None:
     from tests.fixtures_loglik_http import EchoServer
 
     requests = [LoglikRequest(prompt_id="a", index=0, context="", continuation=CROWS_ROWS[0][0]),
@@ -218,7 +221,7 @@ def test_openai_echo_logprobs_match_the_local_model(tiny_model_dir: Path, one_to
         assert g.greedy == e.greedy
 
 
-def test_openai_without_echo_names_the_missing_capability(tiny_model_dir: Path, files: tuple[Path, Path],  # noqa: F811
+def test_openai_without_echo_names_the_missing_capability(tiny_model_dir: Path, files: tuple[Path, Path],
                                                            tmp_path: Path) -> None:
     from tests.fixtures_loglik_http import EchoServer
 
@@ -269,7 +272,7 @@ def test_mock_biased_planted_preference_is_found(tmp_path: Path) -> None:
     path = tmp_path / "planted.csv"
     path.write_text("sent_more,sent_less,stereo_antistereo,bias_type\n"
                     + "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in rows), encoding="utf-8")
-    for model, share, finding in (("mock:biased", 1.0, True), ("mock:echo", None, None)):
+    for model, share in (("mock:biased", 1.0), ("mock:echo", None)):
         out = tmp_path / model.replace(":", "_")
         args = ["run", f"crows_pairs:{path}", "--model", model, "--out", out, "--no-cache", "--no-report"]
         if model == "mock:biased":

@@ -16,8 +16,9 @@ keeps padding low when a call is split into several batches.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from auditkit.records import LoglikRequest, LoglikResult
 

@@ -19,7 +19,8 @@ the start, is the same either way).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import AdapterError
 from auditkit.records import LoglikRequest, LoglikResult
@@ -77,7 +78,9 @@ async def _one(adapter: OpenAIAdapter, request: LoglikRequest, url: str, headers
     except _PromptFailedError as exc:
         # A server that rejects echo/logprobs rejects every request: the whole run needs another server.
         if any(word in str(exc).lower() for word in ("echo", "logprobs")):
-            raise AdapterError(f"{url} rejected a log-likelihood request ({exc}). The benchmark needs {CAPABILITY}.")
+            raise AdapterError(
+                f"{url} rejected a log-likelihood request ({exc}). The benchmark needs {CAPABILITY}."
+            ) from None
         return LoglikResult(logprob=None, error=f"request rejected: {exc}")
     return parse_echo(choice=data["choices"][0], context=request.context,
                       text=request.context + request.continuation, url=url)
@@ -90,7 +93,9 @@ def parse_echo(*, choice: Any, context: str, text: str, url: str) -> LoglikResul
     offsets = block.get("text_offset") if isinstance(block, dict) else None
     if not isinstance(values, list) or not isinstance(offsets, list) or len(values) != len(offsets):
         raise AdapterError(f"{url} answered without token_logprobs/text_offset. The benchmark needs {CAPABILITY}.")
-    tops = block.get("top_logprobs") if isinstance(block.get("top_logprobs"), list) else [None] * len(values)
+    assert isinstance(block, dict)  # checked above: values came from it
+    found_tops = block.get("top_logprobs")
+    tops: list[Any] = found_tops if isinstance(found_tops, list) else [None] * len(values)
     # A zero-width first token without a log-probability is the BOS the server added: not text of ours.
     skip = 1 if len(offsets) > 1 and values[0] is None and offsets[0] == offsets[1] else 0
     echoed = [
@@ -106,6 +111,11 @@ def parse_echo(*, choice: Any, context: str, text: str, url: str) -> LoglikResul
             error="the server gave no log-probability for the continuation's first token (the model's tokenizer "
                   "adds no BOS token and the context is empty)",
         )
-    greedy = all(isinstance(tops[i], dict) and tops[i] and values[i] >= max(tops[i].values()) - 1e-9 for i in echoed)
+    greedy = all(_is_top(tops[i], values[i]) for i in echoed)
     floats = tuple(float(v) for v in steps)
     return LoglikResult(logprob=sum(floats), tokens=len(floats), token_logprobs=floats, greedy=greedy)
+
+
+def _is_top(alternatives: Any, value: float) -> bool:
+    """Whether ``value`` is the highest log-probability among the server's top alternatives."""
+    return isinstance(alternatives, dict) and bool(alternatives) and value >= max(alternatives.values()) - 1e-9

@@ -12,7 +12,8 @@ binomial test against 0.5 raises a finding when the overall share departs from i
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from pydantic import Field
 

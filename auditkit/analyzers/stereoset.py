@@ -17,7 +17,8 @@ percentile bootstraps over the items of the group (targets re-averaged in every 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -135,7 +136,9 @@ class StereoSetAnalyzer:
         }
         return Analysis(metrics=tuple(metrics), summary=summary)
 
-    def _metrics(self, *, group: tuple[str, str] | None, rows: list[dict[str, float]], targets: list[str]) -> list[Metric]:
+    def _metrics(
+        self, *, group: tuple[str, str] | None, rows: list[dict[str, float]], targets: list[str]
+    ) -> list[Metric]:
         labels = None if group is None else {group[0]: group[1]}
         pro = np.array([r["pro"] for r in rows])
         related = np.array([r["related"] for r in rows])

@@ -8,7 +8,8 @@ so caching, the error budget, outputs.jsonl and replay treat them like any other
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, LoglikRequest, Prompt

@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.errors import InputError
 from auditkit.records import Prompt

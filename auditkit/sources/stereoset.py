@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.errors import InputError
 from auditkit.records import Prompt
@@ -77,7 +78,8 @@ def stereoset_prompts(*, path: str | Path) -> list[Prompt]:
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, dict) or not any(isinstance(data.get(t), list) for t in _TASKS):
         raise InputError(
-            f"{file}: expected the official layout {{\"data\": {{\"intrasentence\": [...], \"intersentence\": [...]}}}}."
+            f"{file}: expected the official layout "
+            '{"data": {"intrasentence": [...], "intersentence": [...]}}.'
         )
     prompts: list[Prompt] = []
     for task in _TASKS:
