@@ -14,7 +14,12 @@ if TYPE_CHECKING:
     from auditkit.records import Prompt
     from auditkit.sources import LoadedSource
 
-__all__ = ["suites_app"]
+__all__ = [
+    "list_suites",
+    "show_suite",
+    "suites_app",
+    "validate_suites",
+]
 
 suites_app = typer.Typer(
     help="List the built-in probe suites, show what a suite resolves to, validate suite files.",
