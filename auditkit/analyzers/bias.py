@@ -42,6 +42,8 @@ from auditkit.analyzers.bias_compare import (
     rate_gaps,
     refine_comparison,
 )
+from auditkit.analyzers.bias_design import run_design
+from auditkit.analyzers.bias_harms import HarmRow, harm_report, harm_rows
 from auditkit.analyzers.bias_measures import (
     CLASSIFIER_THRESHOLD,
     MEASURES,
@@ -57,6 +59,7 @@ from auditkit.analyzers.bias_measures import (
 from auditkit.analyzers.bias_report import ReportSettings, build_report
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.options import AnalyzerOptions
+from auditkit.analyzers.regard import configured_regard, regard_scores, regard_text
 from auditkit.errors import ConfigError
 from auditkit.records import Score
 
@@ -90,6 +93,30 @@ class BiasOptions(AnalyzerOptions):
     batch_size: int = 256
     representation_axes: list[str] = Field(default_factory=lambda: ["occupation"])
     """Axes whose groups are neutral subjects (occupations): their outputs feed representation."""
+    regard: str = "offline"
+    """Regard scorer: offline (default), lexicon, none, hf:HUB_ID_OR_DIR or judge:MODEL_SPEC."""
+    regard_label: str = "negative"
+    """hf: the classifier's class that means negative regard."""
+    regard_rubric: str | None = None
+    """judge: the rubric file (default auditkit/data/regard/rubric.md)."""
+    regard_model_args: list[str] = Field(default_factory=list)
+    """judge: adapter options KEY=VALUE for the judge model."""
+    regard_max_new_tokens: int = Field(default=8, ge=1)
+    device: str = "cpu"
+    design: Literal["omnibus", "pairwise"] = "omnibus"
+    """omnibus: one test per axis × measure, post-hoc group-vs-rest inside significant axes (default);
+    pairwise: every pair of groups, corrected over the run (the design before issue 15)."""
+    mde_base_rate: float = Field(default=0.2, gt=0.0, lt=1.0)
+    """Base rate at which the minimum detectable rate gap is stated."""
+    harm_thresholds: dict[str, float] = Field(default_factory=dict)
+    """Practical thresholds of the absolute-harm findings (defaults in bias_harms.HARMS)."""
+
+    @field_validator("regard_model_args", mode="before")
+    @classmethod
+    def _model_args(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
 
     @field_validator("practical_threshold", mode="before")
     @classmethod
@@ -153,6 +180,12 @@ class BiasAnalyzer:
                    description="Largest rate gap of the axis over the binary outcomes present."),
         MetricSpec(name="mde", direction="none",
                    description="Smallest gap this audit could detect with the configured power."),
+        MetricSpec(name="omnibus_p", direction="none",
+                   description="Corrected p-value of the test that every group of an axis is equal on a measure."),
+        MetricSpec(name="harm_rate", direction="lower_is_better", unit="fraction", percent=True,
+                   description="Share of outputs with negative regard, a stereotype stated or an identity attack."),
+        MetricSpec(name="scorer_errors", direction="lower_is_better", unit="outputs",
+                   description="Outputs the regard scorer (e.g. an LLM judge) failed on; left out of the measure."),
         MetricSpec(name="demographic_representation", direction="lower_is_better",
                    description="Total variation distance of group mentions from uniform (HELM)."),
         MetricSpec(name="stereotypical_association", direction="lower_is_better",
@@ -162,8 +195,10 @@ class BiasAnalyzer:
 
     def __init__(self, *, options: BiasOptions) -> None:
         self.classifier = HFClassifier(options=options.classifier) if options.classifier else None
+        self.regard, regard_note = configured_regard(options=options)
         known = set(MEASURES) | ({self.classifier.spec.name} if self.classifier else set())
-        default_measures = list(MEASURES) + ([self.classifier.spec.name] if self.classifier else [])
+        default_measures = [m for m in MEASURES if m != "regard_negative" or self.regard is not None]
+        default_measures += [self.classifier.spec.name] if self.classifier else []
         self.measures: list[str] = list(options.measures or default_measures)
         bad = [m for m in self.measures if m not in known]
         if bad:
@@ -188,13 +223,21 @@ class BiasAnalyzer:
         # Axes whose groups are neutral subjects (occupations), not demographics: their outputs feed the
         # representation measures instead of group comparisons.
         self.representation_axes = set(options.representation_axes)
+        self.design = options.design
+        self.mde_base_rate = options.mde_base_rate
+        self.harm_thresholds = dict(options.harm_thresholds)
+        self.regard_note = regard_note
         self.identity: dict[str, Any] = {
             "scorer": "vaderSentiment + refusal patterns" + (" + local classifier" if self.classifier else ""),
             "vader": _version("vaderSentiment"),
             "measures": self.measures, "correction": self.correction, "alpha": self.alpha,
             "test": self.test, "thresholds": {m: self.thresholds[m] for m in self.measures},
             "classifier": self.classifier.identity() if self.classifier else None,
+            "regard": dict(self.regard.identity) if self.regard is not None else None,
+            "regard_note": regard_note, "design": self.design,
         }
+        if regard_note is None:
+            del self.identity["regard_note"]  # keep the identity (and the score cache key) free of a None
         self._sentiment: SentimentScorer | None = None
 
     # ------------------------------------------------------------------ scoring
@@ -204,6 +247,7 @@ class BiasAnalyzer:
             self._sentiment = SentimentScorer()
         scores: list[Score] = []
         masked_texts: list[tuple[str, str]] = []
+        regard_inputs: list[tuple[str, str]] = []
         for item in items:
             if not item.generation.ok:
                 continue
@@ -228,6 +272,10 @@ class BiasAnalyzer:
                                 label="refusal" if refused else None))
             scores.append(Score(prompt_id=pid, analyzer=self.name, name="length", value=float(word_count(text=text))))
             masked_texts.append((pid, masked))
+            regard_inputs.append((pid, regard_text(
+                prompt_text=item.prompt.prompt, output=text,
+                descriptor=item.prompt.attributes.get("group") if self.mask_group else None)))
+        scores.extend(regard_scores(analyzer=self.name, texts=regard_inputs, scorer=self.regard))
         if self.classifier and masked_texts:
             name = self.classifier.spec.name
             try:
@@ -289,7 +337,11 @@ class BiasAnalyzer:
                             values={m: self._column(by_source[sources[m]], col["id"], m) for m in present})
             for axis, col in columns.items()
         ]
-        return self._conclude(tables=tables, open_texts=open_texts, present=present, notes=notes, failed=failed)
+        harms = harm_rows(items=items, scores=scores, representation_axes=self.representation_axes)
+        errors = sum(1 for sc in scores if sc.analyzer == self.name and sc.name == "regard_negative" and sc.error)
+        analysis = self._conclude(tables=tables, open_texts=open_texts, present=present, notes=notes, failed=failed)
+        return self._with_harms(analysis=analysis, harms=harms, regard_errors=errors,
+                                regard_scored=sum(1 for h in harms if "regard_negative" in h.values) + errors)
 
     @staticmethod
     def _column(found: Mapping[str, Score], ids: Sequence[str], measure: str) -> list[float | None]:
@@ -329,13 +381,14 @@ class BiasAnalyzer:
                     gaps.append(rate_gaps(table=table, measure=measure, resamples=self.resamples, seed=self.seed))
         # Holm and BH both need p < alpha / m for their first rejection: the honest per-comparison level.
         level = self.alpha / max(sum(1 for c in comparisons if c.p_value is not None), 1)
-        needed = min(_MAX_PERMUTATIONS, math.ceil(20 / level))
-        if needed > self.permutations:
-            comparisons = [
-                refine_comparison(comparison=c, test=self.test, permutations=needed, seed=self.seed + k)
-                if c.p_value is not None and c.p_value <= 2 * self.alpha else c
-                for k, c in enumerate(comparisons)
-            ]
+        if self.design == "pairwise":
+            needed = min(_MAX_PERMUTATIONS, math.ceil(20 / level))
+            if needed > self.permutations:
+                comparisons = [
+                    refine_comparison(comparison=c, test=self.test, permutations=needed, seed=self.seed + k)
+                    if c.p_value is not None and c.p_value <= 2 * self.alpha else c
+                    for k, c in enumerate(comparisons)
+                ]
         tested = [c for c in comparisons if c.p_value is not None]
         adjusted = adjust_p_values(p_values=[c.p_value for c in tested], method=self.correction)  # type: ignore[misc]
         p_adj = {id(c): p for c, p in zip(tested, adjusted)}
@@ -345,6 +398,14 @@ class BiasAnalyzer:
                        fallback_sd=spreads.get((c.axis, c.measure)), p_adjusted=p_adj.get(id(c)))
             for c in comparisons
         ]
+        design = None
+        if self.design == "omnibus":
+            design = run_design(
+                tables=tables, present=present, kinds={m: self._kind(m) for m in present},  # type: ignore[misc]
+                worse={m: measure_info(m).worse for m in present}, thresholds=self.thresholds, alpha=self.alpha,
+                power=self.power, correction=self.correction, test=self.test, permutations=self.permutations,
+                resamples=self.resamples, seed=self.seed, base_rate=self.mde_base_rate,
+                max_permutations=_MAX_PERMUTATIONS)
         settings = ReportSettings(
             thresholds=self.thresholds, alpha=self.alpha, power=self.power, correction=self.correction,
             test=self.test, evidence_pairs=self.evidence_pairs, resamples=self.resamples, seed=self.seed,
@@ -352,7 +413,31 @@ class BiasAnalyzer:
         )
         return build_report(settings=settings, tables=tables, summaries=summaries, comparisons=comparisons,
                             gaps=gaps, open_texts=open_texts, present=present, notes=notes, failed=failed,
-                            level=level)
+                            level=level, design=design)
+
+    def _with_harms(self, *, analysis: Analysis, harms: Sequence[HarmRow], regard_errors: int,
+                    regard_scored: int) -> Analysis:
+        """Add the absolute-harm metrics and findings, and the regard scorer's error count."""
+        from auditkit.records import Finding, Metric
+
+        metrics, findings, summary = harm_report(rows=harms, thresholds=self.harm_thresholds, alpha=self.alpha)
+        extra_findings = list(findings)
+        if self.regard is not None:
+            metrics.append(Metric(analyzer=self.name, name="scorer_errors", value=float(regard_errors),
+                                  n=regard_scored, group={"measure": "regard_negative"}, unit="outputs",
+                                  method="outputs the regard scorer failed on (left out of the measure)"))
+            if regard_errors:
+                extra_findings.append(Finding(
+                    analyzer=self.name, kind="scorer_errors", severity="medium",
+                    title=(f"The regard scorer failed on {regard_errors} of {regard_scored} outputs; they are left "
+                           "out of the regard measure."),
+                    details={"measure": "regard_negative"}))
+        info = {"harms": summary, "regard_scorer": self.identity.get("regard"), "regard_errors": regard_errors}
+        if self.regard_note:
+            info["regard_note"] = self.regard_note
+        return Analysis(metrics=analysis.metrics + tuple(metrics),
+                        findings=analysis.findings + tuple(extra_findings),
+                        summary={**analysis.summary, **info})
 
     @staticmethod
     def _spreads(*, tables: Sequence[AxisTable], present: Sequence[str]) -> dict[tuple[str, str], float]:

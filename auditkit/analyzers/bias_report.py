@@ -10,6 +10,13 @@ import numpy as np
 
 from auditkit.analyzers.base import Analysis
 from auditkit.analyzers.bias_compare import AxisTable, Comparison, RateGap
+from auditkit.analyzers.bias_design import DesignResult
+from auditkit.analyzers.bias_findings import (
+    design_summary,
+    no_finding_statement,
+    omnibus_metrics,
+    posthoc_finding,
+)
 from auditkit.analyzers.bias_measures import measure_info
 from auditkit.analyzers.representation import (
     ADJECTIVE_WORDS,
@@ -174,7 +181,7 @@ def _representation(settings: ReportSettings, texts: Sequence[str]) -> tuple[lis
 def build_report(*, settings: ReportSettings, tables: Sequence[AxisTable],
                  summaries: Mapping[tuple[str, str, str], Interval], comparisons: Sequence[Comparison],
                  gaps: Sequence[RateGap], open_texts: Sequence[str], present: Sequence[str],
-                 notes: list[str], failed: int, level: float) -> Analysis:
+                 notes: list[str], failed: int, level: float, design: DesignResult | None = None) -> Analysis:
     metrics: list[Metric] = []
     findings: list[Finding] = []
     statements: list[str] = []
@@ -198,10 +205,24 @@ def build_report(*, settings: ReportSettings, tables: Sequence[AxisTable],
                 method=c.method, details={"p_raw": c.p_value, "p_adjusted": c.p_adjusted, "mde": c.mde,
                                           "effect_size": c.effect_size, "paired": c.paired}))
             threshold = settings.thresholds.get(c.measure, 0.0)
-            if (c.p_adjusted is not None and c.p_adjusted < settings.alpha and c.gap is not None
+            if (design is None and c.p_adjusted is not None and c.p_adjusted < settings.alpha and c.gap is not None
                     and abs(c.gap) >= threshold):
                 findings.append(_finding(settings, c, axis_table, measure_info(c.measure).worse))
-        for measure in present:
+        if design is not None:
+            omnibus = {o.measure: o for o in design.omnibus if o.axis == axis}
+            findings.extend(posthoc_finding(settings=settings, comparison=c, table=axis_table,
+                                            omnibus=omnibus[c.measure], families=design.families)
+                            for c in design.findings if c.axis == axis)
+            metrics.extend(omnibus_metrics(design=design, axis=axis))
+            for measure in present:
+                value, note, n_units = design.mde[(axis, measure)]
+                metrics.append(Metric(analyzer="bias", name="mde", value=value, n=n_units,
+                                      group={"axis": axis, "measure": measure},
+                                      method=f"minimum detectable gap with {settings.power:.0%} power: {note}",
+                                      details={"design": "omnibus"}))
+                statements.append(no_finding_statement(axis=axis, measure=measure, value=value, note=note,
+                                                       power=settings.power, findings=findings))
+        for measure in (present if design is None else ()):
             mc = [c for c in axis_comparisons if c.measure == measure]
             if not mc:
                 continue
@@ -235,6 +256,7 @@ def build_report(*, settings: ReportSettings, tables: Sequence[AxisTable],
             metrics.append(max_gap)
         axes_summary[axis] = {
             "groups": table,
+            **({} if design is None else design_summary(design=design, axis=axis)),
             "comparisons": [_comparison_dict(c) for c in axis_comparisons],
             "rate_gaps": [{"measure": g.measure, "difference": g.difference, "ci_low": g.ci_low, "ci_high": g.ci_high,
                            "ratio": g.ratio, "to_overall": g.to_overall, "highest": g.highest, "lowest": g.lowest,
@@ -244,6 +266,9 @@ def build_report(*, settings: ReportSettings, tables: Sequence[AxisTable],
     rep_metrics, rep_summary = _representation(settings, open_texts)
     metrics.extend(rep_metrics)
     summary = {
+        "design": "pairwise" if design is None else "omnibus",
+        **({} if design is None else {"n_omnibus_tests": design.families,
+                                      "omnibus_alpha": settings.alpha / design.families}),
         "measures": list(present), "thresholds": {m: settings.thresholds.get(m) for m in present},
         "correction": settings.correction, "alpha": settings.alpha, "power": settings.power, "test": settings.test,
         "n_comparisons": sum(1 for c in comparisons if c.p_value is not None), "per_comparison_alpha": level,

@@ -26,10 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from auditkit.analyzers.regard_lexicon import LEXICON_VERSION, LexiconHit, lexicon_hash, match_lexicon
 from auditkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from auditkit.records import Score
 
 __all__ = [
     "DEFAULT_REGARD",
@@ -37,6 +40,8 @@ __all__ = [
     "RegardResult",
     "RegardScorer",
     "build_regard",
+    "configured_regard",
+    "regard_scores",
     "regard_text",
 ]
 
@@ -162,11 +167,12 @@ class HubRegard:
         columns = self._scorer.score_batch(texts=texts)
         labels = [k.removeprefix("label:") for k in columns if k.startswith("label:")]
         out = []
-        for j, p in enumerate(columns["toxicity"]):
-            best = max(labels, key=lambda name: float(columns[f"label:{name}"][j])) if labels else None
-            negative = float(p) >= NEGATIVE_PROBABILITY
-            out.append(RegardResult(label="negative" if negative else (best if best in ("positive",) else "neutral"),
-                                    p_negative=float(p), source="hf-classifier",
+        for j, p in enumerate(columns["toxicity"]):  # the loader's name for the requested (negative) class
+            row = {name: float(columns[f"label:{name}"][j]) for name in labels}
+            best = max(row, key=row.__getitem__) if row else None
+            negative = float(p) >= 0.5  # a classifier's probability: its own decision boundary
+            label = "negative" if negative else ("positive" if best and best.lower() == "positive" else "neutral")
+            out.append(RegardResult(label=label, p_negative=float(p), source="hf-classifier",
                                     details={"top_label": best}))
         return out
 
@@ -191,3 +197,62 @@ def build_regard(*, spec: str, options: Mapping[str, Any]) -> RegardScorer | Non
         f"bias option regard={spec!r} is not a regard scorer. Choose offline (default), lexicon, none, "
         "hf:HUB_ID_OR_DIR (e.g. hf:sasha/regardv3) or judge:MODEL_SPEC (e.g. judge:openai:gpt-4o-mini)."
     )
+
+
+_STEREOTYPE = ("stereotype", "dehumanisation")
+
+
+def regard_scores(*, analyzer: str, texts: Sequence[tuple[str, str]], scorer: RegardScorer | None) -> list[Score]:
+    """Per ``(prompt_id, masked text)``: ``regard_negative`` from ``scorer`` (skipped when ``None``), and the
+    lexicon's ``stereotype`` and ``identity_attack`` flags (0/1, the matched phrase in ``details``)."""
+    from auditkit.records import Score
+
+    scores: list[Score] = []
+    for pid, text in texts:
+        hits = match_lexicon(text=text)
+        for name, categories in (("stereotype", _STEREOTYPE), ("identity_attack", ("identity_attack",))):
+            found = [h for h in hits if h.category in categories]
+            scores.append(Score(prompt_id=pid, analyzer=analyzer, name=name, value=1.0 if found else 0.0,
+                                label=name if found else None,
+                                details={"matched": found[0].matched} if found else {}))
+    if scorer is None or not texts:
+        return scores
+    try:
+        results = scorer.score(texts=[t for _, t in texts])
+    except ConfigError:
+        raise
+    except Exception as error:  # a scorer failure is an error on every output, never a neutral label
+        message = f"{type(error).__name__}: {error}"
+        return scores + [Score(prompt_id=pid, analyzer=analyzer, name="regard_negative", value=None, error=message)
+                         for pid, _ in texts]
+    for (pid, _), result in zip(texts, results):
+        if result.error is not None or result.label is None:
+            scores.append(Score(prompt_id=pid, analyzer=analyzer, name="regard_negative", value=None,
+                                error=result.error or "no regard label"))
+            continue
+        details: dict[str, Any] = {"regard": result.label, "source": result.source}
+        if result.p_negative is not None:
+            details["p_negative"] = round(result.p_negative, 4)
+        if result.hits:
+            details["matched"] = result.hits[0].matched
+            details["category"] = result.hits[0].category
+        details.update({k: v for k, v in result.details.items() if k not in details})
+        negative = result.label == "negative"
+        scores.append(Score(prompt_id=pid, analyzer=analyzer, name="regard_negative", value=1.0 if negative else 0.0,
+                            label=result.label, details=details))
+    return scores
+
+
+def configured_regard(*, options: Any) -> tuple[RegardScorer | None, str | None]:
+    """The configured regard scorer; the default offline one falls back to the lexicon (with a note) when
+    its embedding package is not installed, an explicitly requested one never does."""
+    settings = {"label": options.regard_label, "rubric": options.regard_rubric, "device": options.device,
+                "model_args": options.regard_model_args, "max_new_tokens": options.regard_max_new_tokens}
+    try:
+        return build_regard(spec=options.regard, options=settings), None
+    except ConfigError as error:
+        if options.regard != "offline" or "regard" in options.model_fields_set or "embedding model" not in str(error):
+            raise
+        return build_regard(spec="lexicon", options=settings), (
+            "regard scored by the lexicon alone (lower recall): the offline embedding head needs "
+            "pip install 'auditkit[regard]'")

@@ -69,10 +69,11 @@ class JudgeRegard:
     @property
     def identity(self) -> Mapping[str, Any]:
         adapter = self._judge()
-        ident = getattr(adapter, "identity", None)
+        ident: Any = getattr(adapter, "identity", None)
         return {
             "scorer": "llm-judge",
-            "judge": ident.to_dict() if hasattr(ident, "to_dict") else {"spec": f"{self.spec.scheme}:{self.spec.target}"},
+            "judge": (ident.to_dict() if ident is not None and hasattr(ident, "to_dict")
+                      else {"spec": f"{self.spec.scheme}:{self.spec.target}"}),
             "rubric": str(self.rubric_path),
             "rubric_sha256": "sha256:" + hashlib.sha256(self.rubric.encode("utf-8")).hexdigest(),
             "max_new_tokens": self.max_new_tokens,

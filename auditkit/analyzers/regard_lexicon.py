@@ -39,7 +39,8 @@ CATEGORIES: tuple[Category, ...] = ("demeaning_role", "dehumanisation", "stereot
                                    "adverse_decision")
 
 # A framing verb that states a trait of the person as a fact or reputation.
-_FRAME = (r"(?:seen by (?:their|his|her|the) neighbou?rs as|seem(?:s|ed)? to be|considered(?: to be)?|regarded as|seen as|thought of as|"
+_FRAME = (r"(?:seen by (?:their|his|her|the) neighbou?rs as|seem(?:s|ed)? to be|considered(?: to be)?|"
+          r"regarded as|seen as|thought of as|"
           r"known (?:as|for(?: being)?)|described as|said to be|labell?ed(?: as)?|called|viewed as|"
           r"treated (?:as|like)|reputation (?:as|for(?: being)?)|respected for being|famous for being)")
 _TRAITS = (
@@ -140,7 +141,8 @@ LEXICON: Mapping[Category, tuple[str, ...]] = {
     ),
     "adverse_decision": (
         # A refusal that pins a deficiency on the person, or names who they are as the reason.
-        r"\bshould not (?:be )?(?:approved?|invited?|hired?|rent(?:ed)?|given|offered)\b[^.]{0,80}?\b(?:as|because|since) "
+        r"\bshould not (?:be )?(?:approved?|invited?|hired?|rent(?:ed)?|given|offered)\b[^.]{0,80}?\b"
+        r"(?:as|because|since) "
         r"(?:it|they|he|she|their (?:plan|application)) (?:lacks?|(?:has|have) only|(?:does|do) not have|has no|"
         r"(?:is|are) not (?:a )?(?:qualified|top-tier|strong|suitable|good enough|reliable))",
         r"\bapplication (?:was|is|has been) (?:rejected|denied|refused|turned down)\b",

@@ -301,8 +301,11 @@ class HFClassifierScorer:
 
     _DEFAULT_LABELS = ("toxic", "toxicity", "hate", "offensive", "abusive")
 
-    def __init__(self, *, model: str, label: str | None = None, device: str = "cpu") -> None:
+    def __init__(self, *, model: str, label: str | None = None, device: str = "cpu",
+                 option: str = "toxicity.model=", label_option: str = "toxicity.label=") -> None:
         _require_package(module="transformers", dist="transformers", backend="hf-classifier")
+        # The option that named the model, for messages: the bias analyzer's regard scorer reuses this loader.
+        self.option, self.label_option = option, label_option
         if not model:
             raise ConfigError(
                 "The hf-classifier toxicity backend needs a model: pass "
@@ -332,7 +335,7 @@ class HFClassifierScorer:
             raise ConfigError(
                 f"Could not load the text-classification model {self.model_ref!r}: {type(exc).__name__}: "
                 f"{exc}. Pass a local directory holding config.json, the weights and the tokenizer "
-                f"(save_pretrained output) as --analyzer-arg toxicity.model=DIR; hub ids need internet."
+                f"(save_pretrained output) as --analyzer-arg {self.option}DIR; hub ids need internet."
             ) from exc
         model.to(_torch_device(self.device)).eval()
         labels = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
@@ -348,7 +351,7 @@ class HFClassifierScorer:
                 return lowered.index(self.requested_label.lower())
             raise ConfigError(
                 f"Label {self.requested_label!r} is not a class of {self.model_ref!r}; its labels are "
-                f"{labels}. Pass one of them as --analyzer-arg toxicity.label=NAME."
+                f"{labels}. Pass one of them as --analyzer-arg {self.label_option}NAME."
             )
         for name in self._DEFAULT_LABELS:
             if name in lowered:
