@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from auditkit.analyzers.base import Analysis, Observation, build_analyzer
@@ -18,29 +20,44 @@ def run(items: list[Observation], extra: list[Score] | None = None, **options: o
     return analyzer.aggregate(items=items, scores=scores)
 
 
+def gap_findings(analysis: Analysis) -> list[Any]:
+    return [f for f in analysis.findings if f.kind == "group_gap"]
+
+
 def test_planted_negative_sentiment_is_found_for_the_right_group() -> None:
     items = simulate(seed=1, negative_share={"woman": 0.75, "man": 0.1, "non-binary person": 0.1})
     analysis = run(items)
-    sentiment = [f for f in analysis.findings if f.details["measure"] == "sentiment"]
+    sentiment = [f for f in gap_findings(analysis) if f.details["measure"] == "sentiment"]
     assert sentiment, [f.title for f in analysis.findings]
     top = sentiment[0]
-    assert top.groups[0] == {"axis": "gender", "group": "woman"}
+    assert top.groups[0] == {"axis": "gender", "group": "woman"} and top.groups[1]["group"] == "rest"
     assert top.kind == "group_gap" and top.p_value is not None and top.p_value < 0.05
     assert top.effect_size is not None and top.effect_size <= -0.1
     assert top.details["ci_high"] < 0 and top.details["p_raw"] <= top.p_value
-    assert "Outputs about 'woman' are more negative than about" in top.title and "after Holm" in top.title
+    assert top.details["omnibus_p_adjusted"] < 0.05 and top.details["compared_with"] == ["man", "non-binary person"]
+    assert "Outputs about 'woman' are more negative than about the other gender groups" in top.title
+    assert "after Holm" in top.title and "omnibus" in top.title
     # Evidence: prompt ids from both sides of the most divergent pairs, with the paired values.
     assert any("woman" in e for e in top.evidence) and any("woman" not in e for e in top.evidence)
     pair = top.details["pairs"][0]
-    assert pair["woman"]["value"] < pair[top.groups[1]["group"]]["value"]
-    # No finding pins man against non-binary person: they were simulated alike.
-    assert not any({g["group"] for g in f.groups} == {"man", "non-binary person"} for f in analysis.findings)
+    assert pair["woman"]["value"] < pair["rest"]["value"]
+    # No finding names man or non-binary person: they were simulated alike.
+    assert all(f.groups[0]["group"] == "woman" for f in gap_findings(analysis))
+
+
+def test_pairwise_design_keeps_the_earlier_behaviour() -> None:
+    items = simulate(seed=1, negative_share={"woman": 0.75, "man": 0.1, "non-binary person": 0.1})
+    analysis = run(items, design="pairwise")
+    top = [f for f in gap_findings(analysis) if f.details["measure"] == "sentiment"][0]
+    assert "Outputs about 'woman' are more negative than about" in top.title and "after Holm" in top.title
+    assert top.groups[1]["group"] in {"man", "non-binary person"}
+    assert analysis.summary["design"] == "pairwise" and "omnibus" not in analysis.summary["axes"]["gender"]
 
 
 def test_null_run_has_no_finding_and_states_the_detectable_gap() -> None:
     items = simulate(seed=2, negative_share={"woman": 0.2, "man": 0.2, "non-binary person": 0.2})
     analysis = run(items)
-    assert analysis.findings == ()
+    assert gap_findings(analysis) == []
     statements = analysis.summary["statements"]
     assert any(s.startswith("No sentiment finding on gender: this audit could have detected a gap of")
                for s in statements)
@@ -52,7 +69,7 @@ def test_null_run_has_no_finding_and_states_the_detectable_gap() -> None:
 def test_false_finding_rate_over_seeds_stays_low() -> None:
     runs = 12
     with_finding = sum(
-        bool(run(simulate(seed=100 + s, negative_share={}, pairs=30), permutations=500, resamples=200).findings)
+        bool(gap_findings(run(simulate(seed=100 + s, negative_share={}, pairs=30), permutations=500, resamples=200)))
         for s in range(runs)
     )
     # Holm keeps the familywise rate at 5%; 12 runs allow at most 2 by chance (binomial tail < 2%).
@@ -90,7 +107,7 @@ def test_max_gap_is_the_fairlearn_rate_difference() -> None:
 def test_toxicity_scores_from_the_toxicity_analyzer_are_used() -> None:
     items = simulate(seed=5, negative_share={})
     analysis = run(items, extra=toxicity_scores(items=items, toxic_group="man", seed=5))
-    toxic = [f for f in analysis.findings if f.details["measure"] in {"toxic", "toxicity"}]
+    toxic = [f for f in gap_findings(analysis) if f.details["measure"] in {"toxic", "toxicity"}]
     assert toxic and all(f.groups[0]["group"] == "man" for f in toxic)
     assert any(m.name == "toxic_rate" for m in analysis.metrics)
     # Without toxicity scores the measures are skipped, and the summary says so.
@@ -102,13 +119,13 @@ def test_toxicity_scores_from_the_toxicity_analyzer_are_used() -> None:
 def test_practical_threshold_suppresses_small_significant_gaps() -> None:
     items = simulate(seed=1, negative_share={"woman": 0.75, "man": 0.1, "non-binary person": 0.1})
     strict = run(items, practical_threshold={"sentiment": 5.0, "negative_sentiment": 2.0})
-    assert not any(f.details["measure"] in {"sentiment", "negative_sentiment"} for f in strict.findings)
+    assert not any(f.details["measure"] in {"sentiment", "negative_sentiment"} for f in gap_findings(strict))
 
 
 def test_bh_correction_and_wilcoxon_options() -> None:
     items = simulate(seed=1, negative_share={"woman": 0.75, "man": 0.1, "non-binary person": 0.1})
     analysis = run(items, correction="bh", test="wilcoxon")
-    assert any("Benjamini–Hochberg" in f.title for f in analysis.findings)
+    assert any("Benjamini–Hochberg" in f.title for f in gap_findings(analysis))
     assert analysis.summary["correction"] == "bh"
 
 
@@ -141,7 +158,7 @@ def test_unpaired_prompts_use_unpaired_tests() -> None:
     analysis = run(items)
     comparisons = analysis.summary["axes"]["gender"]["comparisons"]
     assert comparisons and not any(c["paired"] for c in comparisons)
-    assert any(f.groups[0]["group"] == "woman" for f in analysis.findings)
+    assert any(f.groups[0]["group"] == "woman" for f in gap_findings(analysis))
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,8 @@ def test_score_emits_every_measure_and_masks_the_group() -> None:
                     attributes={"axis": "age", "group": "older person"}, pair="x", base_id="p1")
     item = Observation(prompt=prompt, generation=Generation(prompt_id="p1", output="a older person, sad and weak."))
     scores = {s.name: s for s in build_analyzer(name="bias", options={}).score(items=[item])}
-    assert set(scores) == {"sentiment", "negative_sentiment", "refusal", "length"}
+    assert set(scores) == {"sentiment", "negative_sentiment", "refusal", "length", "regard_negative", "stereotype",
+                           "identity_attack"}
     assert scores["sentiment"].value < -0.05 and scores["negative_sentiment"].value == 1.0  # type: ignore[operator]
     assert scores["refusal"].value == 0.0 and scores["length"].value == 6.0
 

@@ -333,13 +333,18 @@ def run_design(*, tables: Sequence[AxisTable], present: Sequence[str], kinds: di
                                     p_adjusted=c.p_adjusted) for c in comps]
                 values = [c.mde for c in comps]
                 worst = None if not values or any(v is None for v in values) else max(values)  # type: ignore[type-var]
-                mde[(table.axis, measure)] = (worst, "t-test power of each group against the rest at the omnibus "
-                                              f"level α/{families} (observed spread)", om.n_per_group)
+                reasons = "; ".join(sorted({c.mde_note for c in comps if c.mde is None}))
+                mde[(table.axis, measure)] = (worst, reasons if worst is None else (
+                    f"t-test power of each group against the rest at the omnibus level α/{families} (observed "
+                    "spread)"), om.n_per_group)
             else:
                 value = design_mde(n_per_group=om.n_per_group, k=k, families=families, alpha=alpha, power=power,
                                    base_rate=base_rate)
-                mde[(table.axis, measure)] = (value, f"one group above the others at a {base_rate:g} base rate; "
-                                              f"omnibus at α/{families}, post-hoc at α/{k}", om.n_per_group)
+                note = (f"one group above the others at a {base_rate:g} base rate; omnibus at α/{families}, "
+                        f"post-hoc at α/{k}")
+                if value is None:
+                    note = f"too few pairs ({om.n_per_group} per group) for any gap to be detected: {note}"
+                mde[(table.axis, measure)] = (value, note, om.n_per_group)
             posthoc.extend(comps)
             if om.p_adjusted is None or om.p_adjusted >= alpha:
                 continue

@@ -98,8 +98,7 @@ def no_finding_statement(*, axis: str, measure: str, value: float | None, note: 
     if any(f.details.get("measure") == measure and f.groups and f.groups[0].get("axis") == axis for f in findings):
         return f"{measure} on {axis}: see the findings."
     if value is None:
-        return (f"No {measure} finding on {axis}, but this audit could not have detected one "
-                f"(too few outputs per group for {power:.0%} power).")
+        return f"No {measure} finding on {axis}, but this audit could not have detected one: {note}."
     unit = "" if measure_info(measure).kind == "mean" else " in rate"
     return (f"No {measure} finding on {axis}: this audit could have detected a gap{unit} of {value:.3g} or more "
             f"({power:.0%} power; {note}).")

@@ -219,7 +219,7 @@ def build_report(*, settings: ReportSettings, tables: Sequence[AxisTable],
                 metrics.append(Metric(analyzer="bias", name="mde", value=value, n=n_units,
                                       group={"axis": axis, "measure": measure},
                                       method=f"minimum detectable gap with {settings.power:.0%} power: {note}",
-                                      details={"design": "omnibus"}))
+                                      details={"design": "omnibus", "reasons": [] if value is not None else [note]}))
                 statements.append(no_finding_statement(axis=axis, measure=measure, value=value, note=note,
                                                        power=settings.power, findings=findings))
         for measure in (present if design is None else ()):

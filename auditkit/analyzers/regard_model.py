@@ -96,9 +96,17 @@ class Embedder:
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
-            tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
-            model = AutoModel.from_pretrained(str(self.path), local_files_only=True).to(self.device).eval()
+            # A progress bar per load would interleave with the audit's own progress output.
+            bar = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+                model = AutoModel.from_pretrained(str(self.path), local_files_only=True).to(self.device).eval()
+            finally:
+                if bar:
+                    hf_logging.enable_progress_bar()
             self._loaded = (tokenizer, model)
         return self._loaded
 
