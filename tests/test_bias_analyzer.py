@@ -36,7 +36,7 @@ def test_planted_negative_sentiment_is_found_for_the_right_group() -> None:
     assert top.details["ci_high"] < 0 and top.details["p_raw"] <= top.p_value
     assert top.details["omnibus_p_adjusted"] < 0.05 and top.details["compared_with"] == ["man", "non-binary person"]
     assert "Outputs about 'woman' are more negative than about the other gender groups" in top.title
-    assert "after Holm" in top.title and "omnibus" in top.title
+    assert "after max-T adjustment within gender" in top.title and "omnibus" in top.title
     # Evidence: prompt ids from both sides of the most divergent pairs, with the paired values.
     assert any("woman" in e for e in top.evidence) and any("woman" not in e for e in top.evidence)
     pair = top.details["pairs"][0]

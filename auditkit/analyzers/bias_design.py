@@ -28,6 +28,7 @@ that treat outputs as independent: a planning figure, as for every MDE.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ REST = "the rest of the axis"
 _CHUNK = 2000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Omnibus:
     """One axis × measure test that every group has the same mean (or rate)."""
 
@@ -71,11 +72,18 @@ class Omnibus:
     paired: bool
     p_adjusted: float | None = None
     matrix: np.ndarray | None = None
-    """Paired only: units × groups cell means (kept for refining the permutation p-value)."""
+    """Paired only: complete units × groups cell means (kept to refine the p-values and for the post-hoc)."""
+    units: tuple[str, ...] = ()
+    """Paired only: the unit key of each matrix row."""
+    group_p: tuple[float, ...] = ()
+    """Paired only: per group, the permutation p-value of its deviation from the rest (same resamples)."""
+    group_p_adjusted: tuple[float, ...] = ()
+    """Paired only: the same, Westfall–Young max-T adjusted over the axis's groups."""
 
 
-def _complete_matrix(table: AxisTable, measure: str) -> np.ndarray:
-    """Units × groups cell means over units that hold every group of the axis (paired outputs only)."""
+def _complete_matrix(table: AxisTable, measure: str) -> tuple[np.ndarray, np.ndarray]:
+    """Units × groups cell means over units that hold every group of the axis (paired outputs only), and
+    the index of each kept unit in ``table.units``."""
     k = len(table.groups)
     mask = table.scored(measure) & table.paired
     cell = table.unit[mask] * k + table.group[mask]
@@ -83,7 +91,7 @@ def _complete_matrix(table: AxisTable, measure: str) -> np.ndarray:
     sums = np.bincount(cell, weights=table.values[measure][mask], minlength=size).reshape(-1, k)
     counts = np.bincount(cell, minlength=size).reshape(-1, k)
     complete = (counts > 0).all(axis=1)
-    return sums[complete] / counts[complete]
+    return sums[complete] / counts[complete], np.flatnonzero(complete)
 
 
 def _between_ss(matrix: np.ndarray) -> np.ndarray:
@@ -92,27 +100,55 @@ def _between_ss(matrix: np.ndarray) -> np.ndarray:
     return ((means - means.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
 
 
-def _permutation_p(matrix: np.ndarray, *, permutations: int, seed: int) -> float:
-    """Within-row (within-pair) permutation p-value of the between-group sum of squares."""
-    observed = float(_between_ss(matrix))
-    varying = matrix[np.ptp(matrix, axis=1) > 0]  # rows with one value cannot change the statistic
+def _permutation_tests(matrix: np.ndarray, *, permutations: int, seed: int
+                       ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Within-row (within-pair) permutation tests from one set of resamples.
+
+    Returns the omnibus p-value (between-group sum of squares), each group's p-value for its deviation
+    from the rest (``|mean_g − mean of the others|``, which is proportional to ``|mean_g − grand mean|``
+    because shuffling inside rows keeps the grand mean), and those p-values adjusted with the
+    Westfall–Young single-step max-T over the axis's groups (strong familywise control within the axis).
+    """
+    k = matrix.shape[1]
+    means = matrix.mean(axis=0)
+    deviation = np.abs(means - means.mean())
+    observed = float(((means - means.mean()) ** 2).sum())
+    spread = np.ptp(matrix, axis=1) > 0
+    varying = matrix[spread]  # rows with one value cannot change any statistic
     if varying.size == 0 or observed <= 1e-15:
-        return 1.0
-    fixed_means = matrix[np.ptp(matrix, axis=1) == 0].sum(axis=0)
+        return 1.0, np.ones(k), np.ones(k)
+    fixed_sums = matrix[~spread].sum(axis=0)
     rng = np.random.default_rng(seed)
-    rows, k = varying.shape
-    hits = 0
+    rows = varying.shape[0]
+    hits, group_hits, max_hits = 0, np.zeros(k), np.zeros(k)
     done = 0
+    tolerance = 1e-12
     while done < permutations:
         size = min(_CHUNK, permutations - done)
         order = rng.random((size, rows, k)).argsort(axis=2)
         shuffled = np.take_along_axis(np.broadcast_to(varying, (size, rows, k)), order, axis=2)
-        sums = shuffled.sum(axis=1) + fixed_means
-        means = sums / matrix.shape[0]
-        stat = ((means - means.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        hits += int(np.count_nonzero(stat >= observed - 1e-12))
+        perm_means = (shuffled.sum(axis=1) + fixed_sums) / matrix.shape[0]
+        centred = perm_means - perm_means.mean(axis=1, keepdims=True)
+        hits += int(np.count_nonzero((centred ** 2).sum(axis=1) >= observed - tolerance))
+        perm_dev = np.abs(centred)
+        group_hits += (perm_dev >= deviation - tolerance).sum(axis=0)
+        max_hits += (perm_dev.max(axis=1)[:, None] >= deviation - tolerance).sum(axis=0)
         done += size
-    return (hits + 1) / (permutations + 1)
+    scale = permutations + 1
+    return (hits + 1) / scale, (group_hits + 1) / scale, (max_hits + 1) / scale
+
+
+def _paired_omnibus(*, axis: str, measure: str, table: AxisTable, matrix: np.ndarray, kept: np.ndarray,
+                    permutations: int, seed: int, refined: bool = False) -> Omnibus:
+    p, group_p, group_max = _permutation_tests(matrix, permutations=permutations, seed=seed)
+    label = f"refined to {permutations} resamples" if refined else f"{permutations} resamples"
+    return Omnibus(
+        axis=axis, measure=measure, statistic=float(_between_ss(matrix)), p_value=p,
+        method=(f"within-pair permutation test of the between-group variance ({label}) over {matrix.shape[0]} "
+                "complete counterfactual pairs"),
+        n_units=int(matrix.shape[0]), k=matrix.shape[1], n_per_group=int(matrix.shape[0]), paired=True,
+        matrix=matrix, units=tuple(str(u) for u in table.units[kept]),
+        group_p=tuple(float(x) for x in group_p), group_p_adjusted=tuple(float(x) for x in group_max))
 
 
 def omnibus_test(*, table: AxisTable, measure: str, kind: Literal["mean", "rate"], permutations: int,
@@ -125,14 +161,10 @@ def omnibus_test(*, table: AxisTable, measure: str, kind: Literal["mean", "rate"
     if k < 2:
         return Omnibus(axis=axis, measure=measure, statistic=None, p_value=None, method="one group: no test",
                        n_units=0, k=k, n_per_group=0, paired=False)
-    matrix = _complete_matrix(table, measure)
+    matrix, kept = _complete_matrix(table, measure)
     if matrix.shape[0] >= 2:
-        p = _permutation_p(matrix, permutations=permutations, seed=seed)
-        return Omnibus(axis=axis, measure=measure, statistic=float(_between_ss(matrix)), p_value=p,
-                       method=(f"within-pair permutation test of the between-group variance ({permutations} "
-                               f"resamples) over {matrix.shape[0]} complete counterfactual pairs"),
-                       n_units=int(matrix.shape[0]), k=k, n_per_group=int(matrix.shape[0]), paired=True,
-                       matrix=matrix)
+        return _paired_omnibus(axis=axis, measure=measure, table=table, matrix=matrix, kept=kept,
+                               permutations=permutations, seed=seed)
     scored = table.scored(measure)
     samples = [table.values[measure][scored & (table.group == g)] for g in range(k)]
     samples = [s for s in samples if s.size]
@@ -160,48 +192,58 @@ def omnibus_test(*, table: AxisTable, measure: str, kind: Literal["mean", "rate"
 
 def refine_omnibus(*, omnibus: Omnibus, permutations: int, seed: int) -> Omnibus:
     """More resamples for a paired omnibus p-value that might pass a small corrected level."""
-    from dataclasses import replace
-
     if not omnibus.paired or omnibus.matrix is None:
         return omnibus
-    p = _permutation_p(omnibus.matrix, permutations=permutations, seed=seed)
-    return replace(omnibus, p_value=p, method=omnibus.method.replace(
-        "permutation test of the between-group variance (", f"permutation test of the between-group variance "
-        f"(refined to {permutations} resamples; ", 1))
+    p, group_p, group_max = _permutation_tests(omnibus.matrix, permutations=permutations, seed=seed)
+    from dataclasses import replace
+
+    return replace(omnibus, p_value=p, group_p=tuple(float(x) for x in group_p),
+                   group_p_adjusted=tuple(float(x) for x in group_max),
+                   method=omnibus.method.replace(" resamples)", " resamples; refined to "
+                                                 f"{permutations})", 1))
 
 
-def group_vs_rest(*, table: AxisTable, measure: str, kind: Literal["mean", "rate"], test: Literal[
-        "permutation", "wilcoxon"], permutations: int, resamples: int, seed: int) -> list[Comparison]:
-    """Each group against the pooled rest of its axis; ``gap = group − rest``."""
-    from auditkit.stats import paired_difference, two_sample_means, two_sample_rates
+def _paired_posthoc(*, omnibus: Omnibus, groups: Sequence[str], resamples: int, seed: int) -> list[Comparison]:
+    """Each group against the mean of the others in the same pair, from the omnibus's permutations."""
+    from auditkit.stats import bootstrap_mean_interval
 
+    matrix = omnibus.matrix
+    assert matrix is not None
+    k = matrix.shape[1]
+    out = []
+    for g, group in enumerate(groups):
+        a = matrix[:, g]
+        b = (matrix.sum(axis=1) - a) / (k - 1)
+        d = a - b
+        interval = bootstrap_mean_interval(values=d, resamples=resamples, seed=seed + g)
+        sd = float(np.std(d, ddof=1)) if d.size > 1 else None
+        out.append(Comparison(
+            axis=omnibus.axis, measure=omnibus.measure, group_a=group, group_b=REST, gap=float(d.mean()),
+            ci_low=interval.low, ci_high=interval.high, p_value=omnibus.group_p[g],
+            p_adjusted=omnibus.group_p_adjusted[g], effect_size=float(d.mean()) / sd if sd else None,
+            n=int(d.size), paired=True,
+            method=("group minus the mean of the other groups in each counterfactual pair; within-pair "
+                    "permutation test (the omnibus test's resamples), Westfall–Young max-T adjusted over the "
+                    f"axis's groups; {interval.method} over pairs"),
+            pair_values=tuple(zip(omnibus.units, a.tolist(), b.tolist())), sd_diff=sd,
+            pooled_rate=float(matrix.mean()), n_a=int(a.size), n_b=int(b.size)))
+    return out
+
+
+def group_vs_rest(*, table: AxisTable, measure: str, kind: Literal["mean", "rate"], omnibus: Omnibus,
+                  test: Literal["permutation", "wilcoxon"], permutations: int, resamples: int,
+                  seed: int) -> list[Comparison]:
+    """Each group against the pooled rest of its axis; ``gap = group − rest``. Paired comparisons come
+    with max-T adjusted p-values; unpaired ones (no complete pairs) are Holm-adjusted by the caller."""
+    from auditkit.stats import two_sample_means, two_sample_rates
+
+    if omnibus.paired and omnibus.matrix is not None:
+        return _paired_posthoc(omnibus=omnibus, groups=table.groups, resamples=resamples, seed=seed)
     k = len(table.groups)
     v = table.values[measure]
     scored = table.scored(measure)
-    mask = scored & table.paired
-    cell = table.unit[mask] * k + table.group[mask]
-    size = table.units.size * k
-    sums = np.bincount(cell, weights=v[mask], minlength=size).reshape(-1, k)
-    counts = np.bincount(cell, minlength=size).reshape(-1, k)
     out = []
     for g, group in enumerate(table.groups):
-        others = np.delete(np.arange(k), g)
-        has_rest = (counts[:, others] > 0).any(axis=1)
-        shared = (counts[:, g] > 0) & has_rest
-        if shared.any():
-            a = sums[shared, g] / counts[shared, g]
-            rest_means = np.where(counts[:, others] > 0, sums[:, others] / np.maximum(counts[:, others], 1), np.nan)
-            b = np.nanmean(rest_means[shared], axis=1)
-            r = paired_difference(a=a, b=b, method=test, permutations=permutations, resamples=resamples,
-                                  seed=seed + g)
-            d = a - b
-            out.append(Comparison(
-                axis=table.axis, measure=measure, group_a=group, group_b=REST, gap=r.mean_diff, ci_low=r.ci_low,
-                ci_high=r.ci_high, p_value=r.p_value, effect_size=r.effect_size, n=r.n, paired=True,
-                method=r.method, pair_values=tuple(zip(table.units[shared].tolist(), a.tolist(), b.tolist())),
-                sd_diff=float(np.std(d, ddof=1)) if d.size > 1 else None,
-                pooled_rate=float(np.mean(np.concatenate([a, b]))), n_a=int(a.size), n_b=int(b.size)))
-            continue
         xa = v[scored & (table.group == g)]
         xb = v[scored & (table.group != g)]
         if kind == "rate":
@@ -213,7 +255,7 @@ def group_vs_rest(*, table: AxisTable, measure: str, kind: Literal["mean", "rate
                 paired=False, method=rt.method, n_a=int(xa.size), n_b=int(xb.size),
                 pooled_rate=(sa + sb) / max(xa.size + xb.size, 1)))
         else:
-            mt = two_sample_means(a=xa, b=xb, permutations=permutations, resamples=resamples, seed=seed + g)
+            mt = two_sample_means(a=xa, b=xb, permutations=permutations, resamples=resamples, seed=seed + g + k)
             out.append(Comparison(
                 axis=table.axis, measure=measure, group_a=group, group_b=REST, gap=mt.diff, ci_low=mt.ci_low,
                 ci_high=mt.ci_high, p_value=mt.p_value, effect_size=mt.effect_size, n=int(xa.size + xb.size),
@@ -247,6 +289,7 @@ def _posthoc_power(*, n: int, k: int, base: float, gap: float, alpha: float) -> 
     return float(stats.norm.sf((z * se0 - gap) / se1))
 
 
+@functools.lru_cache(maxsize=1024)  # a run asks for the same (n, k, families) once per measure
 def design_mde(*, n_per_group: int, k: int, families: int, alpha: float, power: float,
                base_rate: float = 0.2) -> float | None:
     """Smallest rate gap (one group above the others at ``base_rate``) both stages find with ``power``.
@@ -323,11 +366,12 @@ def run_design(*, tables: Sequence[AxisTable], present: Sequence[str], kinds: di
         post_permutations = min(max_permutations, max(permutations, math.ceil(20 * k / alpha)))
         for measure in present:
             om = by_key[(table.axis, measure)]
-            comps = group_vs_rest(table=table, measure=measure, kind=kinds[measure], test=test,
+            comps = group_vs_rest(table=table, measure=measure, kind=kinds[measure], omnibus=om, test=test,
                                   permutations=post_permutations, resamples=resamples, seed=seed)
-            tested_c = [c for c in comps if c.p_value is not None]
-            p_adj = dict(zip((id(c) for c in tested_c), _holm([c.p_value for c in tested_c], "holm")))  # type: ignore[misc]
-            comps = [replace(c, p_adjusted=p_adj.get(id(c))) for c in comps]
+            if not om.paired:  # paired comparisons carry their max-T adjustment already
+                tested_c = [c for c in comps if c.p_value is not None]
+                p_adj = dict(zip((id(c) for c in tested_c), _holm([c.p_value for c in tested_c], "holm")))  # type: ignore[misc]
+                comps = [replace(c, p_adjusted=p_adj.get(id(c))) for c in comps]
             if kinds[measure] == "mean":
                 comps = [attach_mde(comparison=c, kind="mean", alpha=alpha / families, power=power, fallback_sd=None,
                                     p_adjusted=c.p_adjusted) for c in comps]

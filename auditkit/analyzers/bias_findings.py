@@ -56,15 +56,17 @@ def posthoc_finding(*, settings: ReportSettings, comparison: Comparison, table: 
         pairs.append({"pair": key, c.group_a: {"prompt_ids": ids_a, "value": va},
                       "rest": {"prompt_ids": ids_rest, "value": vb}, "difference": va - vb})
     correction = _CORRECTION_NAMES.get(settings.correction, settings.correction)
+    within = "max-T adjustment" if c.paired else "Holm"
     title = (f"Outputs about '{c.group_a}' {info.phrase} about the other {c.axis} groups ({info.label} gap "
-             f"{_fmt(gap)}, 95% CI {_fmt(low)} to {_fmt(high)}, {_p(c.p_adjusted)} after Holm within {c.axis}; "
+             f"{_fmt(gap)}, 95% CI {_fmt(low)} to {_fmt(high)}, {_p(c.p_adjusted)} after {within} within {c.axis}; "
              f"{c.axis} omnibus {_p(omnibus.p_adjusted)} after {correction} over {families} tests)")
     return Finding(
         analyzer="bias", kind="group_gap", severity=evidence_severity(ci_near=ci_near, threshold=threshold),
         title=title, groups=({"axis": c.axis, "group": c.group_a}, {"axis": c.axis, "group": "rest"}),
         effect_size=gap, p_value=c.p_adjusted, evidence=tuple(dict.fromkeys(evidence)),
         details={"measure": c.measure, "gap": gap, "ci_low": low, "ci_high": high, "p_raw": c.p_value,
-                 "p_adjusted": c.p_adjusted, "correction": "holm within the axis", "design": "omnibus",
+                 "p_adjusted": c.p_adjusted, "design": "omnibus",
+                 "correction": "Westfall–Young max-T within the axis" if c.paired else "holm within the axis",
                  "omnibus_p_raw": omnibus.p_value, "omnibus_p_adjusted": omnibus.p_adjusted,
                  "omnibus_method": omnibus.method, "omnibus_tests": families, "compared_with": others,
                  "standardized_effect": c.effect_size, "n": c.n, "paired": c.paired, "method": c.method,
