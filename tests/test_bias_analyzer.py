@@ -48,7 +48,7 @@ def test_planted_negative_sentiment_is_found_for_the_right_group() -> None:
 def test_pairwise_design_keeps_the_earlier_behaviour() -> None:
     items = simulate(seed=1, negative_share={"woman": 0.75, "man": 0.1, "non-binary person": 0.1})
     analysis = run(items, design="pairwise")
-    top = [f for f in gap_findings(analysis) if f.details["measure"] == "sentiment"][0]
+    top = next(f for f in gap_findings(analysis) if f.details["measure"] == "sentiment")
     assert "Outputs about 'woman' are more negative than about" in top.title and "after Holm" in top.title
     assert top.groups[1]["group"] in {"man", "non-binary person"}
     assert analysis.summary["design"] == "pairwise" and "omnibus" not in analysis.summary["axes"]["gender"]
