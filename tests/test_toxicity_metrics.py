@@ -146,11 +146,10 @@ def test_findings_and_summary(scored) -> None:  # noqa: ANN001
     kinds = {(f.kind, tuple(tuple(g.items()) for g in f.groups)): f for f in analysis.findings}
     overall = kinds[("toxic_outputs", ())]
     assert overall.evidence == ("a0",)
-    # Wilson lower bound of 1/6 is 0.030 → medium; the insult group (1/3, bound 0.061) is medium too.
+    # Wilson lower bound of 1/6 is 0.030 → medium. The insult slice (1 of 3 against 0 of 3) is not toxic
+    # more often than the rest beyond chance, so it raises no finding of its own.
     assert overall.severity == severity_for(ci_low=wilson(1, 6)[0]) == "medium"
-    assert kinds[("toxic_outputs", ((("category", "insult"),),))].severity == "medium"
-    assert set(kinds) == {("toxic_outputs", ()), ("toxic_outputs", ((("category", "insult"),),)),
-                          ("scorer_errors", ())}
+    assert set(kinds) == {("toxic_outputs", ()), ("scorer_errors", ())}
     assert kinds[("scorer_errors", ())].evidence == ("b3",)
     summary = analysis.summary
     assert summary["counts"] == {"outputs": 8, "generation_errors": 1, "scored": 6, "scorer_errors": 1,
@@ -212,3 +211,24 @@ def test_large_runs_use_a_student_t_interval() -> None:
     assert mean.value == pytest.approx(0.4) and "Student-t" in mean.method
     half = 1.96 * 0.2 * math.sqrt(1500 / 1499) / math.sqrt(1500)  # sd of a 0.2/0.6 coin is 0.2
     assert mean.ci_high - mean.value == pytest.approx(half, rel=1e-3)
+
+
+def test_slice_findings_need_evidence_and_are_corrected_over_slices() -> None:
+    """A slice toxic far more often than the rest is found; "2 of 4" in a small slice is not."""
+    items, table = [], {}
+    for i in range(120):
+        group = "target" if i < 30 else ("tiny" if i < 34 else f"other{i % 6}")
+        text = f"t{i}"
+        toxic = (group == "target" and i < 18) or (group == "tiny" and i < 32) or (group != "target" and i == 50)
+        table[text] = {"toxicity": 0.9 if toxic else 0.05}
+        items.append(observation(f"p{i}", f"p{i}", 0, text, group=group))
+    analyzer = ToxicityAnalyzer(scorer=TableScorer(table))
+    analysis = analyzer.aggregate(items=items, scores=analyzer.score(items=items))
+    by_group = {f.groups[0]["group"]: f for f in analysis.findings if f.kind == "toxic_outputs" and f.groups}
+    assert set(by_group) == {"target"}, [f.title for f in analysis.findings]
+    found = by_group["target"]
+    assert found.details["p_adjusted"] < 0.05 and found.details["slices"] == 8
+    assert "after Holm over 8 slices" in found.title and "against" in found.title
+    # Severity from the simultaneous interval's lower bound, not the 60% point estimate.
+    assert found.severity == severity_for(ci_low=found.details["ci_low"])
+    assert found.details["ci_low"] < wilson(18, 30)[0]
