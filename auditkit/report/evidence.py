@@ -40,7 +40,7 @@ _PAIR = re.compile(r'"pair":\s*"((?:[^"\\]|\\.)*)"')
 
 _OFFENSIVE_LABELS = frozenset({
     "toxic", "severe_toxic", "severe_toxicity", "obscene", "insult", "threat", "identity_attack",
-    "identity_hate", "profane", "profanity", "sexual_explicit", "hate", "offensive",
+    "identity_hate", "profane", "profanity", "sexual_explicit", "hate", "offensive", "stereotype",
 })
 
 
@@ -110,7 +110,9 @@ def _sensitive(data: Mapping[str, Any]) -> bool:
     for key, value in (data.get("scores") or {}).items():
         if "tox" in key.lower() and isinstance(value, (int, float)) and value >= 0.5:
             return True
-    for value in (data.get("labels") or {}).values():
+    for key, value in (data.get("labels") or {}).items():
+        if "regard" in key.lower() and str(value).lower() == "negative":
+            return True  # demeaning portrayals of a group: shown only after the reader opts in
         labels = value if isinstance(value, list) else [value]
         if any(str(v).lower() in _OFFENSIVE_LABELS for v in labels):
             return True
