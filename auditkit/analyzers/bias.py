@@ -85,7 +85,7 @@ class BiasOptions(AnalyzerOptions):
     seed: int = 0
     test: Literal["permutation", "wilcoxon"] = "permutation"
     classifier: str | dict[str, Any] | None = None
-    """A local text-classification model: ``{path: DIR, label: negative, name: regard_negative}``."""
+    """A text-classification model by directory or hub id: ``{path: DIR_OR_ID, label: LABEL, name: NAME}``."""
     refusal_patterns: list[str] = Field(default_factory=list)
     representation_words: dict[str, dict[str, list[str]]] | None = None
     mask_group: bool = True

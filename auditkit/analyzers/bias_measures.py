@@ -11,8 +11,8 @@
 - **Regard** (``regard_negative``): 1 when the output portrays the person or group the prompt names
   negatively (Sheng et al. 2019), by the scorer the option ``regard`` selects (:mod:`auditkit.analyzers.regard`);
   the lexicon's ``stereotype`` and ``identity_attack`` flags come with it (absolute harms, not compared).
-- **Classifier** (optional): the probability of one label from a local Hugging Face text-classification
-  model (e.g. a regard classifier, Sheng et al. 2019), loaded from a directory — never downloaded.
+- **Classifier** (optional): the probability of one label from a Hugging Face text-classification model,
+  by local directory or (online) hub id.
 
 :data:`MEASURES` holds every fact about each built-in measure in one record (:class:`Measure`): how it is
 summarized, which score it reads, which side is worse, its practical threshold, its wording in findings
@@ -181,10 +181,10 @@ class ClassifierSpec:
 
 
 class HFClassifier:
-    """Probability of ``label`` from a local transformers text-classification model, batched.
+    """Probability of ``label`` from a transformers text-classification model, batched.
 
-    The directory must hold a saved model and tokenizer (``save_pretrained``); hub ids are refused so an
-    audit never downloads weights behind the user's back.
+    ``path`` is a local directory holding a saved model and tokenizer (``save_pretrained``), or a hub id
+    (``org/name``) for users online — offline, a hub id fails with a message saying so.
     """
 
     def __init__(self, *, options: Any) -> None:
@@ -192,30 +192,40 @@ class HFClassifier:
             options = {"path": options}
         if not isinstance(options, dict) or "path" not in options:
             raise ConfigError(
-                "bias option 'classifier' needs a local model directory: "
-                "classifier: {path: DIR, label: negative, name: regard_negative}."
+                "bias option 'classifier' needs a model directory or hub id: "
+                "classifier: {path: DIR_OR_HUB_ID, label: negative, name: my_classifier}."
             )
-        path = Path(str(options["path"])).expanduser()
-        if not (path / "config.json").is_file():
+        raw = str(options["path"])
+        path = Path(raw).expanduser()
+        local = raw.startswith((".", "/", "~")) or path.exists()
+        if local and not (path / "config.json").is_file():
             raise ConfigError(
                 f"bias option classifier.path={str(path)!r} is not a saved Hugging Face model directory "
                 "(no config.json). Save one with model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)."
             )
-        self.spec = ClassifierSpec(path=path, label=str(options.get("label", "negative")),
+        self.spec = ClassifierSpec(path=path if local else Path(raw), label=str(options.get("label", "negative")),
                                    name=str(options.get("name", "classifier")))
+        self.model_ref = str(path) if local else raw
+        self.local = local
         self._pipe: Any = None
 
     def _pipeline(self) -> Any:
         if self._pipe is None:
             from transformers import pipeline
 
-            self._pipe = pipeline("text-classification", model=str(self.spec.path), top_k=None,
-                                  truncation=True, device="cpu")
+            try:
+                self._pipe = pipeline("text-classification", model=self.model_ref, top_k=None, truncation=True,
+                                      device="cpu")
+            except Exception as error:
+                raise ConfigError(
+                    f"Could not load the text-classification model {self.model_ref!r}: {type(error).__name__}: "
+                    f"{error}. Pass a local save_pretrained directory as classifier.path; hub ids need internet."
+                ) from error
             labels = {str(v) for v in self._pipe.model.config.id2label.values()}
             if self.spec.label not in labels:
                 raise ConfigError(
                     f"bias option classifier.label={self.spec.label!r} is not a label of the model at "
-                    f"{self.spec.path} (labels: {', '.join(sorted(labels))})."
+                    f"{self.model_ref} (labels: {', '.join(sorted(labels))})."
                 )
         return self._pipe
 
@@ -223,9 +233,14 @@ class HFClassifier:
         import hashlib
 
         digest = hashlib.sha256()
-        for file in sorted(self.spec.path.glob("*.safetensors")) + sorted(self.spec.path.glob("*.bin")):
-            digest.update(file.read_bytes())
-        return {"path": str(self.spec.path), "label": self.spec.label, "name": self.spec.name,
+        if self.local:
+            for file in sorted(self.spec.path.glob("*.safetensors")) + sorted(self.spec.path.glob("*.bin")):
+                digest.update(file.read_bytes())
+        else:  # a hub model's cache layout is not ours to rely on: fingerprint the loaded tensors
+            for name, tensor in sorted(self._pipeline().model.state_dict().items()):
+                digest.update(name.encode("utf-8"))
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return {"path": self.model_ref, "label": self.spec.label, "name": self.spec.name,
                 "weights_sha256": digest.hexdigest()}
 
     def probabilities(self, *, texts: Sequence[str], batch_size: int = 32) -> list[float]:
