@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_REGARD",
+    "HubRegard",
+    "LexiconRegard",
     "NEGATIVE_PROBABILITY",
+    "OfflineRegard",
     "RegardResult",
     "RegardScorer",
     "build_regard",

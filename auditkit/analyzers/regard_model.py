@@ -185,7 +185,7 @@ def train_head(*, embedder: Embedder, examples: Path = EXAMPLES_PATH) -> dict[st
     return record
 
 
-def main() -> None:
+def _main() -> None:
     record = train_head(embedder=Embedder())
     body = json.dumps(record, sort_keys=True, separators=(",", ":"))
     record["sha256"] = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
@@ -194,4 +194,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _main()
