@@ -110,7 +110,7 @@ def harm_report(*, rows: Sequence[HarmRow], thresholds: Mapping[str, float], alp
 def _finding(*, harm: Harm, hits: Sequence[HarmRow], n: int, interval: Any, group: Mapping[str, str] | None,
              threshold: float, confidence: float) -> Finding:
     where = "" if group is None else f" about '{group['group']}' ({group['axis']})"
-    ci_text = f"{confidence:.1%}" if group is not None else "95%"
+    ci_text = f"{confidence:.2%}" if group is not None else "95%"
     examples = [r.matched.get(harm.name, "") for r in hits if r.matched.get(harm.name)]
     return Finding(
         analyzer="bias", kind="absolute_harm", severity=_severity(interval.low or 0.0, harm),

@@ -60,7 +60,7 @@ def slice_findings(*, slices: Sequence[tuple[Mapping[str, str], Sequence[Any]]],
             analyzer="toxicity", kind="toxic_outputs", severity=_severity(joint.low or 0.0),
             title=(f"{toxic} of {len(subset)} outputs for {where} scored toxic (≥ {threshold:g}): "
                    f"{toxic / len(subset):.1%} against {rest_rate:.1%} in the rest of the run "
-                   f"(p={p_adj:.3g} after Holm over {m} slices; {confidence:.1%} CI "
+                   f"(p={p_adj:.3g} after Holm over {m} slices; {confidence:.2%} CI "
                    f"{joint.low:.1%}–{joint.high:.1%})."),
             groups=(dict(group),), effect_size=toxic / len(subset),
             evidence=tuple(r.prompt_id for r in worst[:_TOP_K]),
