@@ -17,7 +17,14 @@ from auditkit.cli.app import app
 
 __all__ = ["diff", "gate"]
 
-_MARK = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "warn": "WARN", "skipped": "SKIP"}
+_MARK = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "underpowered": "UNDER",
+    "error": "ERROR",
+    "warn": "WARN",
+    "skipped": "SKIP",
+}
 
 
 @app.command("gate")
@@ -69,7 +76,8 @@ def diff(
     changed_only: bool = typer.Option(False, "--changed", help="Show only significant changes."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level (Holm-adjusted across metrics)."),
 ) -> None:
-    """Compare two runs metric by metric: old, new, difference, two-sided p (Holm-adjusted), verdict."""
+    """Compare two runs metric by metric: old, new, difference, the smallest change the comparison could
+    detect (80% power, after Holm), two-sided p (Holm-adjusted), verdict."""
     from auditkit.engine.results import load_results
     from auditkit.errors import ConfigError
     from auditkit.gate.diff import diff_runs
@@ -89,13 +97,14 @@ def diff(
     def num(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.4g}"
 
-    header = ["metric", "old", "new", "difference", "p (Holm)", "verdict"]
+    header = ["metric", "old", "new", "difference", "detectable", "p (Holm)", "verdict"]
     rows = [
         [
             c.metric,
             num(c.old),
             num(c.new),
             "n/a" if c.difference is None else f"{c.difference:+.4g}",
+            "n/a" if c.mdr is None else f"±{c.mdr:.3g}",
             num(c.p_value),
             c.verdict,
         ]
