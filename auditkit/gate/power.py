@@ -103,7 +103,9 @@ def regression_power(
                                      power=power, margin=0.0 if two_sided else margin, two_sided=two_sided)
             for p0 in starts
         ]
-        mdr = _finite(max(gaps))
+        # Two-sided: the larger of the rise and the fall that stay within [0, 1] (a rate near 0 cannot fall
+        # much, which says nothing about how well a rise would be seen).
+        mdr = _finite(max((g for g in gaps if math.isfinite(g)), default=math.inf))
         needed = None
         if detect is not None and (mdr is None or mdr > detect) and not two_sided:
             size = rate_sample_size(baseline_rate=starts[0], increase=detect, alpha=alpha, power=power,
