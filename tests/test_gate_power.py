@@ -293,3 +293,38 @@ def test_diff_reports_a_detectable_change_per_metric() -> None:
     )
     assert tox.mdr > one_sided
     assert by_name["toxicity.mean_toxicity"].to_dict()["mdr"] > 0
+
+
+def test_report_gate_section_shows_detectable_and_underpowered(tmp_path: Path) -> None:
+    from auditkit.report.render import render_report
+    from tests.fixtures_gate import write_run
+
+    small = _exact_run(rate=RATE, n=135)
+    policy = _policy(tmp_path, "  - id: tox-detect\n    metric: toxicity.toxic_fraction\n    regression: {detect: 0.05}\n")
+    decision = decide(results=small, policy=policy, baseline=small)
+    run = write_run(tmp_path / "run", {**small, "gate": decision.to_dict()})
+    html = render_report(run_dir=run).read_text(encoding="utf-8")
+    mdr = decision.rules[0].mdr
+    assert mdr is not None
+    assert "<th scope=\"col\">Detectable</th>" in html and "underpowered" in html
+    assert f"≥ {mdr:.3g} (must see 0.05)" in html
+    assert "Underpowered: tox-detect" in html and "outputs per run would be needed" in html
+
+
+def test_results_with_the_gate_decision_validate_against_the_schema(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from auditkit.resources import package_file
+
+    schema = json.loads(package_file("schemas/results.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/gate", "$defs": schema["$defs"]})
+    small = _exact_run(rate=RATE, n=135)
+    policy = _policy(tmp_path, "  - metric: toxicity.toxic_fraction\n    regression: {detect: 0.05}\n"
+                               '  - metric: toxicity.toxic_fraction\n    on: ci_high\n    comparison: "<="\n'
+                               "    threshold: 0.05\n")
+    gate = decide(results=small, policy=policy, baseline=small).to_dict()
+    validator.validate(gate)
+    gate["rules"][0]["status"] = "maybe"
+    assert not validator.is_valid(gate)
