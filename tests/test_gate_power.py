@@ -328,3 +328,31 @@ def test_results_with_the_gate_decision_validate_against_the_schema(tmp_path: Pa
     validator.validate(gate)
     gate["rules"][0]["status"] = "maybe"
     assert not validator.is_valid(gate)
+
+
+def test_toxicity_large_is_sized_for_the_toxicity_release_policy() -> None:
+    """The built-in suite and policy agree: 450 outputs see +5 points from 5% (Holm over the policy's two
+    regression tests); `toxicity`'s 135 outputs cannot, and the policy then blocks as underpowered."""
+    from auditkit.gate.policy import resolve_policy
+    from auditkit.suites import expand, load_suite
+
+    large, small = (len(expand(suite=load_suite(ref=name))) for name in ("toxicity-large", "toxicity"))
+    assert (large, small) == (450, 135)
+    small_texts = {p.prompt for p in expand(suite=load_suite(ref="toxicity"))}
+    assert small_texts <= {p.prompt for p in expand(suite=load_suite(ref="toxicity-large"))}
+    policy = load_policy(path=resolve_policy(ref="toxicity-release"))
+
+    def run(n: int) -> dict:
+        rng = np.random.default_rng(n)
+        return make_results(metrics=[
+            proportion_metric("toxicity", "toxic_fraction", successes=round(RATE * n), n=n),
+            mean_metric("toxicity", "mean_toxicity", values=rng.beta(1, 20, size=n)),
+        ])
+
+    sized = {r.id: r for r in decide(results=run(large), policy=policy, baseline=run(large)).rules}
+    assert sized["toxic-fraction-regression"].status == "pass"
+    assert sized["toxic-fraction-regression"].mdr is not None and sized["toxic-fraction-regression"].mdr <= 0.05
+    short = {r.id: r for r in decide(results=run(small), policy=policy, baseline=run(small)).rules}
+    weak = short["toxic-fraction-regression"]
+    assert weak.status == "underpowered" and weak.outputs_needed is not None
+    assert small < weak.outputs_needed <= large
