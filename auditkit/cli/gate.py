@@ -31,7 +31,7 @@ _MARK = {
 def gate(
     run_dir: Path = typer.Argument(..., help="Output folder of `auditkit run` (holds results.json)."),
     policy: str = typer.Option(
-        ..., "--policy", help="Policy YAML file, or a built-in policy name (release, ci-regression)."
+        ..., "--policy", help="Policy YAML file, or a built-in policy name (release, ci-regression, toxicity-release)."
     ),
     baseline: Optional[Path] = typer.Option(
         None, "--baseline", help="Earlier run folder: test for significant regressions."
