@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -33,11 +32,11 @@ def gate(
     policy: str = typer.Option(
         ..., "--policy", help="Policy YAML file, or a built-in policy name (release, ci-regression, toxicity-release)."
     ),
-    baseline: Optional[Path] = typer.Option(
+    baseline: Path | None = typer.Option(
         None, "--baseline", help="Earlier run folder: test for significant regressions."
     ),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="JUnit XML output (default DIR/junit.xml)."),
-    summary: Optional[Path] = typer.Option(
+    junit: Path | None = typer.Option(None, "--junit", help="JUnit XML output (default DIR/junit.xml)."),
+    summary: Path | None = typer.Option(
         None, "--summary", help="Markdown summary output (default DIR/summary.md)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the verdict line."),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -52,7 +53,7 @@ def show_suite(
     if suite is None:
         _show_source(loaded=loaded, as_json=as_json)
         return
-    probes = [
+    probes: list[dict[str, Any]] = [
         {
             "suite": probe.suite,
             "id": probe.id,
@@ -68,7 +69,7 @@ def show_suite(
         }
         for probe in suite.probes
     ]
-    summary = {
+    summary: dict[str, Any] = {
         "id": suite.id,
         "version": suite.version,
         "description": suite.description,
@@ -157,7 +158,7 @@ def _per_template(prompts: Sequence[Prompt]) -> dict[str, int]:
 
 def _show_source(*, loaded: LoadedSource, as_json: bool) -> None:
     """A prompt source that is not a YAML suite: its manifest entry, analyzers and prompt counts."""
-    summary = {
+    summary: dict[str, Any] = {
         "id": loaded.id,
         "version": loaded.version,
         "source": loaded.source,

@@ -11,9 +11,10 @@ Adapters receive batches that share one config, so the plan groups prompts by th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import ConfigError
 from auditkit.records import GenerationConfig, Prompt

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from auditkit.errors import ConfigError
 
@@ -78,7 +79,7 @@ def proportion_counts(metric: Mapping[str, Any]) -> tuple[int, int] | None:
     count = value * n
     if abs(count - round(count)) > 1e-6 * max(1.0, n):
         return None
-    return int(round(count)), int(n)
+    return round(count), int(n)
 
 
 def interval_se(metric: Mapping[str, Any]) -> float:

@@ -12,8 +12,9 @@ detectable change** (two-sided, 80% power, at ``alpha / m`` for the ``m`` Holm-c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError

@@ -12,8 +12,9 @@ import base64
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
@@ -29,6 +30,9 @@ from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
 from auditkit.report.manifest import manifest_tables
 from auditkit.report.risk import load_risk_map
 from auditkit.resources import data_dir, package_file
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["load_results", "render_report"]
 
@@ -77,7 +81,10 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
         from auditkit.report.gate import gate_note, gate_table
 
         mapped = [r for r in rules if isinstance(r, Mapping)]
-        table = gate_table(rules=mapped) or (generic_tables(summary={"rules": mapped}) or [None])[0]
+        table = gate_table(rules=mapped)
+        if table is None:  # a gate entry written by another tool: show whatever its rules carry
+            tables = generic_tables(summary={"rules": mapped})
+            table = tables[0] if tables else None
         note = gate_note(rules=mapped)
     state = "pass" if passed else "fail" if passed is False else "none"
     headline = {"pass": "Passed the release policy", "fail": "Failed the release policy",
@@ -116,7 +123,7 @@ def _css() -> tuple[str, str]:
     return css, f"'sha256-{digest}'"
 
 
-def _environment():  # type: ignore[no-untyped-def]
+def _environment() -> SandboxedEnvironment:
     from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -152,8 +159,9 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         baseline, _ = load_results(path=Path(baseline_dir) / "results.json")
         comparison = compare_runs(current=results, baseline=baseline)
     manifest: Mapping[str, Any] = results.get("manifest") or {}
-    model: Mapping[str, Any] = manifest.get("model") if isinstance(manifest.get("model"), Mapping) else {}
-    counts = manifest.get("counts") if isinstance(manifest.get("counts"), Mapping) else {}
+    raw_model, raw_counts = manifest.get("model"), manifest.get("counts")
+    model: Mapping[str, Any] = raw_model if isinstance(raw_model, Mapping) else {}
+    counts: Mapping[str, Any] = raw_counts if isinstance(raw_counts, Mapping) else {}
     css, css_hash = _css()
     context = {
         "css": css,
@@ -161,7 +169,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "model": model,
         "model_label": str(model.get("model") or "unknown model"),
         "created_at": str(manifest.get("created_at") or "unknown date"),
-        "rendered_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "rendered_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "status": str(results.get("status") or "unknown"),
         "schema_version": str(results.get("schema_version") or "?"),
         "auditkit_version": str(manifest.get("auditkit_version") or "?"),
