@@ -228,7 +228,7 @@ def test_underpowered_warn_switch_and_severity(tmp_path: Path) -> None:
 def test_detect_must_exceed_the_allowed_margin(tmp_path: Path) -> None:
     from auditkit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="'detect' .* must exceed 'max_increase'"):
+    with pytest.raises(ConfigError, match=r"'detect' .* must exceed 'max_increase'"):
         _policy(tmp_path, "  - metric: toxicity.toxic_fraction\n    regression: {max_increase: 0.05, detect: 0.05}\n")
 
 
@@ -300,7 +300,9 @@ def test_report_gate_section_shows_detectable_and_underpowered(tmp_path: Path) -
     from tests.fixtures_gate import write_run
 
     small = _exact_run(rate=RATE, n=135)
-    policy = _policy(tmp_path, "  - id: tox-detect\n    metric: toxicity.toxic_fraction\n    regression: {detect: 0.05}\n")
+    policy = _policy(
+        tmp_path, "  - id: tox-detect\n    metric: toxicity.toxic_fraction\n    regression: {detect: 0.05}\n"
+    )
     decision = decide(results=small, policy=policy, baseline=small)
     run = write_run(tmp_path / "run", {**small, "gate": decision.to_dict()})
     html = render_report(run_dir=run).read_text(encoding="utf-8")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError

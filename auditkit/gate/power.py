@@ -21,8 +21,9 @@ MDR down to it. :func:`outputs_to_clear` answers the same question for an absolu
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.gate.baseline import Untestable, interval_se, proportion_counts
 

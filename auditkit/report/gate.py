@@ -8,7 +8,8 @@ to the generic table.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from auditkit.report.context import Table, fmt
 
