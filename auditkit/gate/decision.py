@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from auditkit.gate.baseline import metric_key
 
-__all__ = ["STATUSES", "GateDecision", "RuleResult", "Status", "metric_label", "number"]
+__all__ = ["GateDecision", "RuleResult", "STATUSES", "Status", "metric_label", "number"]
 
 Status = Literal["pass", "fail", "underpowered", "warn", "error", "skipped"]
 STATUSES: tuple[str, ...] = ("pass", "fail", "underpowered", "warn", "error", "skipped")
