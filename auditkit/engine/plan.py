@@ -11,6 +11,7 @@ Adapters receive batches that share one config, so the plan groups prompts by th
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -173,6 +174,28 @@ def parse_analyzer_args(*, args: Sequence[str]) -> dict[str, dict[str, Any]]:
     return parsed
 
 
+def _check_analyzer_args(*, request: AuditRequest, running: Sequence[str]) -> None:
+    """An option for an analyzer that does not exist, or does not run, would be ignored: refuse it."""
+    from auditkit.analyzers.base import analyzers
+
+    for name, options in request.analyzer_options.items():
+        if name in running:
+            continue
+        example = f"--analyzer-arg {name}.{next(iter(options), 'KEY')}"
+        here = f"Analyzers in this run: {', '.join(running) or 'none'}"
+        if name not in analyzers:
+            close = difflib.get_close_matches(name, [*running, *analyzers.names()], n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(
+                f"{example}: there is no analyzer named {name!r}{hint}. {here}; registered: "
+                f"{', '.join(analyzers.names())}."
+            )
+        raise ConfigError(
+            f"{example}: the {name!r} analyzer does not run in this audit, so the option would be ignored. "
+            f"{here}; add a suite that uses {name!r} or drop the option."
+        )
+
+
 def _cli_generation(request: AuditRequest) -> dict[str, Any]:
     flags = {
         "max_new_tokens": request.max_new_tokens,
@@ -246,6 +269,7 @@ def build_plan(*, request: AuditRequest) -> Plan:
         )
 
     available = sorted({name for p in prompts for name in p.analyzers})
+    _check_analyzer_args(request=request, running=request.analyzers or available)
     if request.analyzers is not None:
         wanted = list(dict.fromkeys(request.analyzers))
         unknown = [a for a in wanted if a not in available]
