@@ -182,6 +182,9 @@ def audit(
     return run_audit(request=request)
 
 
-def load_results(*, run_dir: str | Path) -> RunResults:
-    """Read a run directory's results.json back (``InputError`` naming the file when unreadable)."""
+def load_results(run_dir: str | Path) -> RunResults:
+    """Read a run directory's results.json back (``InputError`` naming the file when unreadable).
+
+    The one public function taking its argument by position too (``load_results("runs/x")`` is what
+    everyone types first); ``load_results(run_dir=...)`` works as well."""
     return _load_results(run_dir=Path(run_dir))
