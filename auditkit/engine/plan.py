@@ -77,7 +77,7 @@ class AuditRequest:
     command: tuple[str, ...] = ()
     """The command line, for the manifest (secrets are redacted before writing)."""
     executor: str = "local"
-    """Where batches run: ``local`` (this process) or ``ray`` (a Ray cluster; ``pip install auditkit[ray]``)."""
+    """Where batches run: ``local`` (this process) or ``ray`` (a Ray cluster; ``pip install auditkit-rai[ray]``)."""
     ray_address: str | None = None
     """``--ray-address``: ``auto``, ``ray://host:10001`` or ``host:6379``; ``None`` starts a local Ray."""
     ray_replicas: int | None = None
