@@ -17,8 +17,9 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.engine import run as engine
 from auditkit.engine.analysis import RunTally

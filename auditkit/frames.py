@@ -14,8 +14,9 @@ dictionary look-ups; the metric's original group mapping stays in the ``group_di
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import InputError
 from auditkit.jsonl import read_jsonl
@@ -42,7 +43,9 @@ def _load_results(results: Any) -> Mapping[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: no results file. Pass a run directory written by `auditkit run --out DIR`.") from None
+        raise InputError(
+            f"{path}: no results file. Pass a run directory written by `auditkit run --out DIR`."
+        ) from None
     except json.JSONDecodeError as error:
         raise InputError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); re-run the audit.") from None
 
@@ -83,7 +86,7 @@ def findings_frame(*, results: Mapping[str, Any] | str | Path | Sequence[Finding
         details = record.get("details") or {}
         row["ci_low"], row["ci_high"] = details.get("ci_low"), details.get("ci_high")
         rows.append(row)
-    return pd.DataFrame(rows, columns=_columns(rows, _FINDING_COLUMNS + ["ci_low", "ci_high"]))
+    return pd.DataFrame(rows, columns=_columns(rows, [*_FINDING_COLUMNS, "ci_low", "ci_high"]))
 
 
 def scores_frame(*, run_dir: str | Path) -> pd.DataFrame:

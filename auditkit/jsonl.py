@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from auditkit.errors import InputError
 
@@ -86,7 +87,7 @@ def scan_jsonl(
     """
     shown = str(path) if display is None else display
     try:
-        handle = Path(path).open("rb")
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed by the `with` below, after the error cases
     except FileNotFoundError:
         raise error(f"{shown}: no such file.{hint}") from None
     except OSError as exc:

@@ -21,9 +21,10 @@ tests), so a test and ``auditkit gate`` never disagree about the same rule.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import pytest
 

@@ -11,13 +11,14 @@ Every record round-trips through ``to_dict`` / ``from_dict`` (the JSONL and resu
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Self
+from typing import Any, Literal, Self
 
 __all__ = [
-    "GenerationConfig",
-    "Generation",
     "Finding",
+    "Generation",
+    "GenerationConfig",
     "Message",
     "Metric",
     "Prompt",
@@ -166,7 +167,10 @@ class Generation(_Record):
     energy_j: float | None = None
     """Energy attributed to this output in joules; ``None`` means not measured (never 0)."""
     energy_method: str | None = None
-    """How ``energy_j`` was obtained: ``measured-nvml``, ``measured-rapl``, ``estimated``, ``modelled``, ``provided``."""
+    """How ``energy_j`` was obtained.
+
+    One of ``measured-nvml``, ``measured-rapl``, ``estimated``, ``modelled``, ``provided``.
+    """
     token_logprobs: tuple[float, ...] | None = None
     """Natural-log probability of each generated token, when asked for and the adapter can give it."""
     tokens: tuple[str, ...] | None = None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from auditkit.errors import PluginNotFound
 
@@ -94,7 +95,7 @@ class _EntryPointFactory:
     def resolve(self) -> Callable[..., object]:
         """The plugin's own factory (imports its module), e.g. to read what it declares."""
         try:
-            return self._ep.load()  # type: ignore[attr-defined, no-any-return]
+            return self._ep.load()  # type: ignore[attr-defined]
         except Exception as exc:  # a broken plugin must not look like an auditkit crash
             raise PluginNotFound(
                 f"The plugin {self._ep.name!r} ({self._ep.value}) could not be imported: {exc}"  # type: ignore[attr-defined]

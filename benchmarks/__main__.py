@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import REPO, Measure, machine
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: FAILED to run: {error}")
     info = machine()
     doc = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "only": args.only,
         "duration_s": round(time.time() - started, 1),

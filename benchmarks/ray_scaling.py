@@ -77,8 +77,8 @@ class _Timed:
 
 
 def _run_once(*, replay: Path, samples: int, out: Path, executor: Any) -> dict[str, float]:
-    from auditkit.engine.plan import AuditRequest
     from auditkit.api import run_audit
+    from auditkit.engine.plan import AuditRequest
 
     timed = _Timed(executor)
     request = AuditRequest(

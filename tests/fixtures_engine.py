@@ -7,8 +7,9 @@ under a name and runs the engine with ``--model enginefake:<name>``, then inspec
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from auditkit.adapters.base import AdapterIdentity, adapters
 from auditkit.analyzers.base import Analysis, Observation, analyzers
@@ -16,7 +17,7 @@ from auditkit.records import Generation, GenerationConfig, Metric, Prompt, Score
 
 __all__ = ["FAKES", "ScriptedAdapter", "engine_request", "write_suite"]
 
-FAKES: dict[str, "ScriptedAdapter"] = {}
+FAKES: dict[str, ScriptedAdapter] = {}
 
 
 class ScriptedAdapter:

@@ -8,8 +8,9 @@ fixture's parameters, so tests know whether a difference between two runs is rea
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -10,9 +10,9 @@ so generation here prepends it.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["TinyLM", "canary_text", "train_tiny_lm"]
 
@@ -100,7 +100,7 @@ def train_tiny_lm(
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=64, n_layer=2, n_head=2,
                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     model = GPT2LMHeadModel(config)
-    encoded = [tokenizer(t).input_ids + [tokenizer.eos_token_id] for t in texts]
+    encoded = [[*tokenizer(t).input_ids, tokenizer.eos_token_id] for t in texts]
     width = max(len(e) for e in encoded)
     batch = torch.full((len(encoded), width), tokenizer.pad_token_id)
     mask = torch.zeros_like(batch)

@@ -11,8 +11,8 @@ Import the session fixtures in a test module::
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

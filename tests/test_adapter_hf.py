@@ -30,7 +30,7 @@ def _cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def adapter(tiny_model_dir: Path) -> HFAdapter:  # noqa: F811
+def adapter(tiny_model_dir: Path) -> HFAdapter:
     built = make_hf_adapter(target=str(tiny_model_dir), options={})
     assert isinstance(built, HFAdapter)
     return built
@@ -56,7 +56,7 @@ def test_greedy_is_deterministic_and_batch_equals_single(adapter: HFAdapter) -> 
     assert all(g.ok and g.latency_s is not None and g.latency_s >= 0 for g in batch)
 
 
-def test_batch_size_option_splits_sorted_batches_and_keeps_order(tiny_model_dir: Path) -> None:  # noqa: F811
+def test_batch_size_option_splits_sorted_batches_and_keeps_order(tiny_model_dir: Path) -> None:
     small = make_hf_adapter(target=str(tiny_model_dir), options={"batch_size": "2"})
     assert small.default_batch_size == 2
     seen: list[list[int]] = []
@@ -83,7 +83,9 @@ def test_seeded_sampling_is_reproducible_per_prompt(adapter: HFAdapter) -> None:
     # Each prompt has its own generator: its sample does not depend on its batch neighbours.
     alone = adapter.generate(prompts=prompts()[1:2], config=hot)[0]
     assert alone.output == first[1].output
-    other_seed = adapter.generate(prompts=prompts(), config=GenerationConfig(max_new_tokens=12, temperature=3.0, seed=8))
+    other_seed = adapter.generate(
+        prompts=prompts(), config=GenerationConfig(max_new_tokens=12, temperature=3.0, seed=8)
+    )
     assert [g.output for g in other_seed] != [g.output for g in first]
     greedy = adapter.generate(prompts=prompts(), config=GenerationConfig(max_new_tokens=12))
     assert [g.output for g in first] != [g.output for g in greedy]
@@ -110,7 +112,7 @@ def test_stop_strings_truncate_and_count(adapter: HFAdapter) -> None:
     assert len(stopped.token_logprobs or ()) == stopped.output_tokens
 
 
-def test_finish_reasons_and_token_counts(adapter: HFAdapter, tiny_model_dir: Path) -> None:  # noqa: F811
+def test_finish_reasons_and_token_counts(adapter: HFAdapter, tiny_model_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -132,13 +134,15 @@ def test_logprobs_align_with_tokens(adapter: HFAdapter) -> None:
         assert "".join(g.tokens).replace("<|endoftext|>", "") == g.output
     # A memorised continuation is near-certain; sampling at high temperature picks unlikely tokens.
     assert sum(gens[0].token_logprobs) > -1.0
-    hot = adapter.generate(prompts=prompts(), config=GenerationConfig(max_new_tokens=10, logprobs=True, temperature=5.0))
+    hot = adapter.generate(
+        prompts=prompts(), config=GenerationConfig(max_new_tokens=10, logprobs=True, temperature=5.0)
+    )
     assert min(min(g.token_logprobs or (0.0,)) for g in hot) < -2.0
     plain = adapter.generate(prompts=prompts(), config=GenerationConfig(max_new_tokens=10))
     assert all(g.token_logprobs is None and g.tokens is None for g in plain)
 
 
-def test_chat_template_wraps_plain_prompts_only_when_chat_true(tiny_chat_model_dir: Path) -> None:  # noqa: F811
+def test_chat_template_wraps_plain_prompts_only_when_chat_true(tiny_chat_model_dir: Path) -> None:
     auto = make_hf_adapter(target=str(tiny_chat_model_dir), options={})
     chat = make_hf_adapter(target=str(tiny_chat_model_dir), options={"chat": "true"})
     assert auto.identity.settings["chat"] == "auto" and chat.identity.settings["chat"] == "true"
@@ -155,8 +159,8 @@ def test_chat_template_wraps_plain_prompts_only_when_chat_true(tiny_chat_model_d
     assert prefilled.ok and prefilled.input_tokens > 5
 
 
-def test_chat_prompts_without_template_are_a_clear_error(adapter: HFAdapter, tiny_model_dir: Path,  # noqa: F811
-                                                         tiny_chat_model_dir: Path) -> None:  # noqa: F811
+def test_chat_prompts_without_template_are_a_clear_error(adapter: HFAdapter, tiny_model_dir: Path,
+                                                         tiny_chat_model_dir: Path) -> None:
     msg = Prompt(id="m1", suite="bias", template="chatty", messages=(Message(role="user", content="hi"),))
     with pytest.raises(ConfigError, match="no chat template") as err:
         adapter.generate(prompts=[msg], config=GREEDY)
@@ -181,7 +185,7 @@ def test_chat_prompts_without_template_are_a_clear_error(adapter: HFAdapter, tin
         ({"trust_remote_code": "sure"}, "trust_remote_code"),
     ],
 )
-def test_bad_options_are_config_errors(tiny_model_dir: Path, options: dict[str, str], needle: str) -> None:  # noqa: F811
+def test_bad_options_are_config_errors(tiny_model_dir: Path, options: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError) as err:
         make_hf_adapter(target=str(tiny_model_dir), options=options)
     assert needle in str(err.value)
@@ -209,7 +213,7 @@ def test_missing_or_broken_folders_are_adapter_errors(tmp_path: Path) -> None:
         make_hf_adapter(target=str(empty), options={"revision": "v2"})
 
 
-def test_identity_is_computed_without_loading(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_identity_is_computed_without_loading(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers
 
     def explode(*args: object, **kwargs: object) -> None:
@@ -225,7 +229,7 @@ def test_identity_is_computed_without_loading(tiny_model_dir: Path, monkeypatch:
     assert ident["settings"] == {"chat": "auto", "device": "cpu", "dtype": "float32", "gguf_file": None}
 
 
-def test_weights_hash_follows_content_not_path(tiny_model_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_weights_hash_follows_content_not_path(tiny_model_dir: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file, save_file
 
     copy = tmp_path / "copy"
@@ -233,7 +237,7 @@ def test_weights_hash_follows_content_not_path(tiny_model_dir: Path, tmp_path: P
     original = make_hf_adapter(target=str(tiny_model_dir), options={}).identity.weights_hash
     assert make_hf_adapter(target=str(copy), options={}).identity.weights_hash == original
     tensors = load_file(copy / "model.safetensors")
-    name = sorted(tensors)[0]
+    name = min(tensors)
     tensors[name] = tensors[name] + 1e-3
     save_file(tensors, copy / "model.safetensors", metadata={"format": "pt"})
     changed = make_hf_adapter(target=str(copy), options={}).identity.weights_hash
@@ -308,14 +312,14 @@ def test_one_failing_prompt_is_that_generations_error(adapter: HFAdapter, monkey
     assert out[2].output is None and "cannot decode this one" in (out[2].error or "")
 
 
-def test_prompt_longer_than_max_length_fails_alone(tiny_model_dir: Path) -> None:  # noqa: F811
+def test_prompt_longer_than_max_length_fails_alone(tiny_model_dir: Path) -> None:
     limited = make_hf_adapter(target=str(tiny_model_dir), options={"max_length": "20"})
     out = limited.generate(prompts=prompts(["the cat sat", "the cat sat " * 10]), config=GREEDY)
     assert out[0].ok
     assert out[1].output is None and "max_length 20" in (out[1].error or "")
 
 
-def test_gpu_device_and_dtype_selection(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_gpu_device_and_dtype_selection(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from auditkit.adapters import hf
 
     monkeypatch.setattr(hf, "cpu_only_torch", lambda: False)  # a CUDA build of torch...
@@ -353,7 +357,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-def test_hub_id_resolves_from_local_cache_offline(tiny_model_dir: Path, tmp_path: Path,  # noqa: F811
+def test_hub_id_resolves_from_local_cache_offline(tiny_model_dir: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 

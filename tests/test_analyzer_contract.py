@@ -41,7 +41,7 @@ def _contract_names() -> list[str]:
 def _defined_in_tests(name: str) -> bool:
     factory = analyzers.get(name)
     module = str(getattr(factory, "__module__", "") or "")
-    return module == "tests" or module.startswith("tests.") or module.startswith("test_")
+    return module == "tests" or module.startswith(("tests.", "test_"))
 
 
 NAMES = _contract_names()

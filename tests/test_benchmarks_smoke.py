@@ -16,7 +16,9 @@ from benchmarks import Measure, run_child
 from benchmarks.__main__ import main
 
 
-def test_startup_benchmark_runs_and_writes_nothing_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_startup_benchmark_runs_and_writes_nothing_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["--quick", "--only", "startup", "--no-write", "--workdir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "auditkit --help start-up" in out and "auditkit suites list start-up" in out
@@ -48,9 +50,9 @@ def test_replay_fixture_expands_to_counterfactual_triples(tmp_path: Path) -> Non
 
 
 def test_mde_check_survives_thousands_of_pairs() -> None:
-    from auditkit.analyzers.bias_compare import attach_mde
-
     import inspect
+
+    from auditkit.analyzers.bias_compare import attach_mde
 
     source = inspect.getsource(attach_mde)
     assert "2 ** c.n" not in source  # int power overflowed float division past 1023 pairs

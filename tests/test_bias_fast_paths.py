@@ -144,4 +144,4 @@ def test_axis_table_is_read_only_and_finds_evidence() -> None:
     expected = [r["id"] for r in rows if r["unit"] == "pair-0003" and r["group"] == "man"]
     assert table.prompt_ids_of(unit="pair-0003", group="man") == expected
     assert table.prompt_ids_of(unit="pair-9999", group="man") == []
-    assert table.group_counts() == {g: 10 for g in GROUPS}
+    assert table.group_counts() == dict.fromkeys(GROUPS, 10)

@@ -87,5 +87,5 @@ def test_frames_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         frames.scores_frame(run_dir=tmp_path)
     (tmp_path / "results.json").write_text("{broken", encoding="utf-8")
-    with pytest.raises(InputError, match="results.json:1"):
+    with pytest.raises(InputError, match=r"results\.json:1"):
         frames.metrics_frame(results=tmp_path)

@@ -60,7 +60,7 @@ def test_round_trip_marks_cached_and_skips_errors(tmp_path: Path) -> None:
 def test_many_keys_are_chunked(tmp_path: Path) -> None:
     cache = GenerationCache(path=tmp_path / "c.sqlite")
     cache.put_many((f"k{i}", Generation(prompt_id=f"p{i}", output=str(i))) for i in range(1234))
-    found = cache.get_many([f"k{i}" for i in range(0, 2000)])
+    found = cache.get_many([f"k{i}" for i in range(2000)])
     assert len(found) == 1234 and found["k1233"].output == "1233"
     assert sqlite3.connect(tmp_path / "c.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     cache.close()

@@ -90,7 +90,7 @@ def test_analyzer_options_merge_and_cli_overrides(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["toxicity", "toxicity.threshold", ".x=1", "tox=1"])
 def test_bad_analyzer_arg(bad: str) -> None:
-    with pytest.raises(ConfigError, match="NAME.KEY=VALUE"):
+    with pytest.raises(ConfigError, match=r"NAME\.KEY=VALUE"):
         parse_analyzer_args(args=[bad])
 
 
@@ -105,7 +105,7 @@ def test_analyzer_restriction(tmp_path: Path) -> None:
     # suite two has no engine_chars prompts: they are not generated at all
     assert {p.suite for p in plan.prompts} == {"one"}
     assert all(p.analyzers == ("engine_chars",) for p in plan.prompts)
-    with pytest.raises(ConfigError, match="toxicity.*available here: energy, engine_chars"):
+    with pytest.raises(ConfigError, match=r"toxicity.*available here: energy, engine_chars"):
         build_plan(
             request=engine_request(model="mock:echo", out=tmp_path, suites=(str(a),), analyzers=("toxicity",))
         )

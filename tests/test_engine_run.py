@@ -182,7 +182,7 @@ def test_results_round_trip_and_manifest(tmp_path: Path) -> None:
 
 
 def test_load_results_errors_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="results.json does not exist"):
+    with pytest.raises(InputError, match=r"results\.json does not exist"):
         load_results(run_dir=tmp_path)
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(InputError, match="cannot be read as JSON"):

@@ -8,8 +8,9 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pytest
 
@@ -433,7 +434,7 @@ def test_fully_cached_standard_audit_loads_no_scorer_and_matches(tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_ray_executor_scores_only_the_misses(ray_instance, tmp_path: Path) -> None:  # noqa: F811
+def test_ray_executor_scores_only_the_misses(ray_instance, tmp_path: Path) -> None:
     from auditkit.engine.ray_executor import RayExecutor
 
     def suite(threshold: float) -> Path:

@@ -196,7 +196,8 @@ def test_corpus_missing_file(tmp_path: Path) -> None:
 
 
 def test_builtin_passages_are_consistent() -> None:
-    rows = [json.loads(line) for line in (data_dir("probes") / "memorization" / "passages.jsonl").read_text().splitlines()]
+    passages = data_dir("probes") / "memorization" / "passages.jsonl"
+    rows = [json.loads(line) for line in passages.read_text().splitlines()]
     assert 20 <= len(rows) <= 30 and len({r["id"] for r in rows}) == len(rows)
     for r in rows:
         words = r["text"].split()

@@ -22,7 +22,9 @@ from auditkit.analyzers.extraction import (
 
 def test_tokens_normalize_unicode_and_split_punctuation() -> None:
     assert normalize_text(text="ﬁne\u00a0 day\n\n ok") == "fine day ok"
-    assert word_tokens(text="It was the best of times,\nit was") == ("It", "was", "the", "best", "of", "times", ",", "it", "was")
+    assert word_tokens(text="It was the best of times,\nit was") == (
+        "It", "was", "the", "best", "of", "times", ",", "it", "was"
+    )
     assert word_tokens(text="ago—never") == ("ago", "—", "never")
 
 
@@ -37,7 +39,10 @@ def test_split_uses_configured_lengths_and_keeps_text_verbatim() -> None:
 
 @pytest.mark.parametrize(
     ("n", "prefix", "suffix", "expected"),
-    [(10, 32, 50, (4, 6)), (2, 32, 50, (1, 1)), (3, 1, 50, (1, 2)), (82, 32, 50, (32, 50)), (5, 5, 1, (4, 1)), (7, 5, 1, (5, 1))],
+    [
+        (10, 32, 50, (4, 6)), (2, 32, 50, (1, 1)), (3, 1, 50, (1, 2)),
+        (82, 32, 50, (32, 50)), (5, 5, 1, (4, 1)), (7, 5, 1, (5, 1)),
+    ],
 )
 def test_proportional_split(n: int, prefix: int, suffix: int, expected: tuple[int, int]) -> None:
     split = split_passage(text=" ".join(f"w{i}" for i in range(n)), prefix_words=prefix, suffix_words=suffix)
@@ -77,7 +82,8 @@ def test_logprob_measures_known_answers() -> None:
     assert min_k_prob(token_logprobs=lps, ratio=0.4) == pytest.approx((math.log(0.125) + math.log(0.25)) / 2)
     text = "hello hello hello"
     assert zlib_entropy(text=text) == len(zlib.compress(text.encode()))
-    assert zlib_ratio(text=text, token_logprobs=[math.log(0.5)] * 4) == pytest.approx(math.log(2.0) / zlib_entropy(text=text))
+    expected = math.log(2.0) / zlib_entropy(text=text)
+    assert zlib_ratio(text=text, token_logprobs=[math.log(0.5)] * 4) == pytest.approx(expected)
     with pytest.raises(ValueError):
         perplexity(token_logprobs=[])
 

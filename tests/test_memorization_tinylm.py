@@ -18,7 +18,6 @@ from auditkit.analyzers.base import Observation
 from auditkit.analyzers.extraction import exposure, min_k_prob
 from auditkit.analyzers.memorization import corpus_prompts, make_memorization
 from auditkit.records import GenerationConfig
-
 from tests.fixtures_memorization import TinyLM, canary_text, train_tiny_lm
 
 pytestmark = pytest.mark.slow
@@ -72,7 +71,7 @@ def test_controls_are_not_reproduced(audited) -> None:
 
 
 def test_logprob_scores_come_from_the_adapter(audited) -> None:
-    items, scores, analysis = audited
+    _items, scores, analysis = audited
     names = {m.name for m in analysis.metrics}
     assert {"mean_perplexity", "mean_zlib_ratio", "mean_min_k_prob"} <= names
     ppl = [s.value for s in scores if s.name == "perplexity"]
@@ -105,7 +104,9 @@ def test_min_k_prob_separates_members(tiny_lm: TinyLM) -> None:
 def test_canary_exposure_through_the_adapter_and_the_analyzer(tiny_lm: TinyLM, tmp_path) -> None:
     # The audit flow for --corpus lines with a "secret": the hf adapter scores the secret and 63 look-alikes
     # after the canary's opening; the analyzer ranks them. Trained canaries rank first, controls do not.
-    rows = [{"id": f"canary-{i}", "text": t, "secret": " ".join(t.split()[6:14])} for i, t in enumerate(tiny_lm.canaries)]
+    rows = [
+        {"id": f"canary-{i}", "text": t, "secret": " ".join(t.split()[6:14])} for i, t in enumerate(tiny_lm.canaries)
+    ]
     rows += [{"id": f"control-{i}", "text": t, "secret": " ".join(t.split()[6:14])}
              for i, t in enumerate(tiny_lm.controls)]
     corpus = tmp_path / "canaries.jsonl"

@@ -8,8 +8,9 @@ manifest, the report and the gate read what each plugin declares about itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 import pytest
 

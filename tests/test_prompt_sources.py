@@ -7,8 +7,9 @@ analyzers registered), and a malformed file is an InputError naming FILE:LINE â€
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -188,5 +189,5 @@ def test_prompts_corpus_then_replay_matches_the_direct_run(tmp_path: Path) -> No
     a, b = (json.loads((tmp_path / d / "results.json").read_text(encoding="utf-8")) for d in ("direct", "replayed"))
     assert a["metrics"] == b["metrics"] and a["findings"] == b["findings"]
     assert any(m["name"].startswith("exact") or "extract" in m["name"] for m in a["metrics"])
-    assert [s for s in a["manifest"]["suites"]] == [s for s in b["manifest"]["suites"]]
+    assert list(a["manifest"]["suites"]) == list(b["manifest"]["suites"])
     assert a["manifest"]["suites"][-1]["source"] == str(corpus)

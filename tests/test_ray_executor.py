@@ -46,7 +46,7 @@ def test_split_concurrency_never_exceeds_the_global_limit() -> None:
     assert split_concurrency(total=1, replicas=1) == [1]
 
 
-def test_ray_gives_the_local_results_on_real_scorers(ray_instance, tmp_path: Path) -> None:  # noqa: F811
+def test_ray_gives_the_local_results_on_real_scorers(ray_instance, tmp_path: Path) -> None:
     common = dict(
         model="mock:biased",
         suites=("bias", "toxicity"),
@@ -64,7 +64,7 @@ def test_ray_gives_the_local_results_on_real_scorers(ray_instance, tmp_path: Pat
     assert any(f["analyzer"] == "bias" for f in _verdict(remote.run_dir)["findings"])  # a real effect was seen
 
 
-def test_request_executor_ray_runs_and_rerun_is_fully_cached(ray_instance, tmp_path: Path) -> None:  # noqa: F811
+def test_request_executor_ray_runs_and_rerun_is_fully_cached(ray_instance, tmp_path: Path) -> None:
     suite = write_suite(tmp_path, n=30, analyzers_=("toxicity",), options={"toxicity": {"backend": "profanity-check"}})
     model = f"raycount:{tmp_path}"
     first = _run(tmp_path, "a", model=model, suites=(str(suite),), executor="ray", cache_path=tmp_path / "c.sqlite")
@@ -77,7 +77,7 @@ def test_request_executor_ray_runs_and_rerun_is_fully_cached(ray_instance, tmp_p
 
 
 def test_interrupted_ray_run_resumes_without_regenerating(
-    ray_instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    ray_instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite = write_suite(tmp_path, n=40)  # engine_chars analyzer; 10 batches of 4
     from tests import fixtures_engine  # noqa: F401  registers engine_chars in the driver
@@ -115,7 +115,7 @@ def test_interrupted_ray_run_resumes_without_regenerating(
     assert _verdict(resumed.run_dir) == _verdict(reference.run_dir)
 
 
-def test_a_crashed_replica_costs_its_batches_and_the_rerun_retries_them(ray_instance, tmp_path: Path) -> None:  # noqa: F811
+def test_a_crashed_replica_costs_its_batches_and_the_rerun_retries_them(ray_instance, tmp_path: Path) -> None:
     suite = write_suite(tmp_path, n=40)
     model = f"raycount:{tmp_path}"
     kwargs = dict(model=model, suites=(str(suite),), executor="ray", cache_path=tmp_path / "c.sqlite")
@@ -134,7 +134,7 @@ def test_a_crashed_replica_costs_its_batches_and_the_rerun_retries_them(ray_inst
 
 
 def test_openai_through_ray_keeps_the_global_concurrency_limit(
-    ray_instance, tmp_path: Path, loopback_server: LoopbackServer  # noqa: F811
+    ray_instance, tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:
     loopback_server.set_latency(0.1)
     suite = write_suite(tmp_path, n=48, generation={"max_new_tokens": 8}, analyzers_=("toxicity",),
@@ -156,7 +156,7 @@ def test_openai_through_ray_keeps_the_global_concurrency_limit(
     assert _lines(remote.run_dir) == _lines(local.run_dir)
 
 
-def test_cli_executor_options(ray_instance, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+def test_cli_executor_options(ray_instance, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from auditkit.cli.app import main
 
     suite = write_suite(tmp_path, n=6, analyzers_=("toxicity",), options={"toxicity": {"backend": "profanity-check"}})
@@ -171,7 +171,7 @@ def test_cli_executor_options(ray_instance, tmp_path: Path, capsys: pytest.Captu
 
 
 def test_tiny_hf_model_on_ray_matches_local(
-    ray_instance, tmp_path: Path, tiny_model_dir: Path, one_torch_thread: None  # noqa: F811
+    ray_instance, tmp_path: Path, tiny_model_dir: Path, one_torch_thread: None
 ) -> None:
     # a real transformer, loaded inside each replica from its folder: same greedy text as in the driver
     suite = write_suite(tmp_path, n=8, generation={"max_new_tokens": 6, "temperature": 0})

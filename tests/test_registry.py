@@ -53,7 +53,7 @@ def test_broken_plugin_import_is_a_clear_error(monkeypatch):
     ep = EntryPoint(name="broken", value="no_such_module_xyz:factory", group="auditkit.test-widgets")
     monkeypatch.setattr("auditkit.registry.entry_points", lambda *, group: [ep])
     registry: Registry = Registry(kind="widget", group="auditkit.test-widgets")
-    with pytest.raises(PluginNotFound, match="broken.*could not be imported"):
+    with pytest.raises(PluginNotFound, match=r"broken.*could not be imported"):
         registry.get("broken")()
 
 

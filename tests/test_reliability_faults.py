@@ -9,6 +9,7 @@ failures become error records with their reasons, are never scored, and count ag
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_transient_faults_are_retried_to_a_complete_run(tmp_path: Path, loopback
     assert len(server.requests) == 8 + 2 + 2 + 1 + 1 + 1 + 1
     # Retry-After is honoured: the rate-limited prompt's retries wait the server's 0.3 s each
     alpha = [r.at for r in server.requests_matching("alpha")]
-    assert len(alpha) == 3 and all(b - a >= 0.28 for a, b in zip(alpha, alpha[1:]))
+    assert len(alpha) == 3 and all(b - a >= 0.28 for a, b in pairwise(alpha))
 
 
 def test_failures_above_the_budget_exit_3_with_reasons_and_unscored(
@@ -93,7 +94,8 @@ def test_failures_above_the_budget_exit_3_with_reasons_and_unscored(
         line = lines[word]
         assert line["output"] is None
         # the reason names the attempts and quotes the server, and the failed output is never scored
-        assert line["error"].startswith("gave up after 3 attempt(s): HTTP 500") and f"overloaded {word}" in line["error"]
+        assert line["error"].startswith("gave up after 3 attempt(s): HTTP 500")
+        assert f"overloaded {word}" in line["error"]
         assert line["scores"] == {} and line["labels"] == {}
     for word in WORDS[3:10]:
         assert lines[word]["error"] is None and isinstance(lines[word]["scores"]["toxicity.toxicity"], float)

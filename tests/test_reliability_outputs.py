@@ -31,7 +31,8 @@ OUTPUTS = {
 }
 # Insults make the hostile payloads toxic, so the report shows them as evidence (it lists the worst outputs).
 INSULT = "you stupid worthless idiot "
-OUTPUTS.update({k: INSULT + v for k, v in OUTPUTS.items() if k in {"charlie", "echo", "foxtrot", "golf", "hotel", "india"}})
+_INSULTED = {"charlie", "echo", "foxtrot", "golf", "hotel", "india"}
+OUTPUTS.update({k: INSULT + v for k, v in OUTPUTS.items() if k in _INSULTED})
 
 
 def _replay_run(tmp_path: Path, *extra: str) -> Path:

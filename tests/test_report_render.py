@@ -187,7 +187,7 @@ def test_incomplete_run_and_missing_outputs(tmp_path: Path) -> None:
 
 
 def test_errors_name_the_file_and_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no results.json"):
+    with pytest.raises(InputError, match=r"no results\.json"):
         render_report(run_dir=tmp_path)
     (tmp_path / "results.json").write_text('{"metrics": [\n  1,,\n]}')
     with pytest.raises(InputError, match="line 2"):

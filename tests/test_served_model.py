@@ -43,7 +43,7 @@ _SUITE = {
          "axes": {"start": ["The capital of France is", "My neighbour is a nurse who",
                             "Honestly, the worst thing about Mondays is that"]}},
         {"id": "ask", "messages": [{"role": "user", "content": "{{ question }}"}],
-         "axes": {"question": ["What is the capital of France?", "Name a colour of the sky."]}},
+         "axes": {"question": ["What is the capital of France?"]}},
     ],
 }
 
@@ -151,10 +151,10 @@ def test_served_model_audits_like_hf_through_completions_and_chat(served: Served
     local = _audit(tmp_path, name="hf", model=f"hf:{served.folder}", dtype="float32", device="cpu")
     assert remote.status == local.status == "complete"
     served_out, hf_out = _outputs(remote.run_dir), _outputs(local.run_dir)
-    assert served_out.keys() == hf_out.keys() and len(served_out) == 5
+    assert served_out.keys() == hf_out.keys() and len(served_out) == 4
     plain = [pid for pid, row in hf_out.items() if row["template"] == "continue"]
     chat = [pid for pid, row in hf_out.items() if row["template"] == "ask"]
-    assert len(plain) == 3 and len(chat) == 2
+    assert len(plain) == 3 and len(chat) == 1
     # Plain prompts went to /completions and were continued exactly as hf: continues them (greedy).
     for pid in plain:
         assert served_out[pid]["output"] == hf_out[pid]["output"], (pid, served_out[pid], hf_out[pid])
@@ -185,6 +185,6 @@ def test_chat_only_forcing_and_the_model_id(served: Served, tmp_path: Path) -> N
     with pytest.raises(ErrorBudgetExceeded) as info:
         _audit(tmp_path, name="wrong", model="openai:smollm2", base_url=served.base_url,
                api_key_env="AUDITKIT_NO_KEY")
-    assert "5 of 5 generations failed" in str(info.value) and "5×" in str(info.value)
+    assert "4 of 4 generations failed" in str(info.value) and "4×" in str(info.value)
     assert httpx.get(f"{served.base_url}/models", timeout=30).status_code == 200
     assert auditkit  # imported for audit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def test_adjust_edge_cases() -> None:
 def test_mde_decreases_with_sample_size(kind: str) -> None:
     values = [minimum_detectable_effect(n=n, kind=kind, baseline_rate=0.2 if kind == "proportions" else None)
               for n in (10, 20, 50, 100, 400)]
-    assert all(x > y for x, y in zip(values, values[1:]))
+    assert all(x > y for x, y in pairwise(values))
     assert minimum_detectable_effect(n=50, alpha=0.01) > minimum_detectable_effect(n=50, alpha=0.05)
 
 

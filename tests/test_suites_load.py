@@ -119,7 +119,9 @@ def test_schema_errors_point_at_the_line(tmp_path: Path, text: str, expected: st
 
 def test_several_problems_are_reported_together(tmp_path: Path) -> None:
     path = write_suite(tmp_path, "id: s\nversion: x\nprobes:\n  - id: p\n    prompt: 3\n")
-    message = str(pytest.raises(SuiteError, load_suite, ref=path).value)
+    with pytest.raises(SuiteError) as raised:
+        load_suite(ref=path)
+    message = str(raised.value)
     assert (
         "suite.yaml:2: field 'version'" in message
         and "suite.yaml:5: probes[0] ('p'): field 'prompt'" in message

@@ -36,7 +36,7 @@ def probe_shapes(draw: st.DrawFn) -> dict:
 
 def _suite_yaml(shape: dict) -> str:
     variables = [*shape["axes"], *(["group"] if shape["groups"] else []), *(["r"] if shape["rows"] else [])]
-    template = " | ".join("{{ %s }}" % name for name in variables) or "constant"
+    template = " | ".join("{{ " + name + " }}" for name in variables) or "constant"
     probe: dict = {"id": "p", "samples": shape["samples"]}
     if shape["chat"]:
         probe["messages"] = [{"role": "user", "content": template}]

@@ -44,7 +44,7 @@ def test_profanity_check_scores_offline() -> None:
 
 
 @pytest.mark.slow  # imports torch + transformers and trains the tiny model (~5-25 s)
-def test_detoxify_own_loader_scores_tiny_checkpoint(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
+def test_detoxify_own_loader_scores_tiny_checkpoint(tiny_detoxify: TinyDetoxify) -> None:
     from detoxify import Detoxify
 
     model = Detoxify(checkpoint=str(tiny_detoxify.checkpoint),
@@ -55,7 +55,7 @@ def test_detoxify_own_loader_scores_tiny_checkpoint(tiny_detoxify: TinyDetoxify)
 
 
 @pytest.mark.slow  # imports torch + transformers and trains the tiny model (~5-25 s)
-def test_detoxify_backend(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
+def test_detoxify_backend(tiny_detoxify: TinyDetoxify) -> None:
     analyzer = make_toxicity(options={
         "backend": "detoxify",
         "checkpoint": str(tiny_detoxify.checkpoint),
@@ -78,7 +78,7 @@ def test_detoxify_backend(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
 def test_detoxify_missing_weights_stop_with_instructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import detoxify.detoxify
 
-    with pytest.raises(ConfigError, match="does not exist.*checkpoint=PATH"):
+    with pytest.raises(ConfigError, match=r"does not exist.*checkpoint=PATH"):
         make_toxicity(options={"backend": "detoxify", "checkpoint": str(tmp_path / "missing.ckpt")})
     with pytest.raises(ConfigError, match="Unknown Detoxify model_type"):
         make_toxicity(options={"backend": "detoxify", "model_type": "huge"})
@@ -97,7 +97,7 @@ def test_detoxify_missing_weights_stop_with_instructions(tmp_path: Path, monkeyp
 
 
 @pytest.mark.slow  # imports torch + transformers and trains the tiny model (~5-25 s)
-def test_hf_classifier_backend(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
+def test_hf_classifier_backend(tiny_detoxify: TinyDetoxify) -> None:
     analyzer = make_toxicity(options={"backend": "hf-classifier", "model": str(tiny_detoxify.hf_model_dir)})
     scores = analyzer.score(items=observations(INSULT, FRIENDLY))
     assert scores[0].value > 0.8 > 0.2 > scores[1].value
@@ -165,7 +165,7 @@ class RecordingScorer:
 
 
 @pytest.mark.slow  # imports torch + transformers and trains the tiny model (~5-25 s)
-def test_detoxify_batches_by_length_and_keeps_scores_and_order(tiny_detoxify: TinyDetoxify) -> None:  # noqa: F811
+def test_detoxify_batches_by_length_and_keeps_scores_and_order(tiny_detoxify: TinyDetoxify) -> None:
     from auditkit.analyzers.toxicity import ToxicityAnalyzer
 
     built = make_toxicity(options={"backend": "detoxify", "checkpoint": str(tiny_detoxify.checkpoint),

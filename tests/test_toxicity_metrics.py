@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -179,7 +179,7 @@ def test_planted_toxicity_is_critical_and_clean_run_has_no_finding() -> None:
 def test_other_analyzers_scores_are_ignored() -> None:
     items = [observation("p", "p", 0, "t")]
     analyzer = ToxicityAnalyzer(scorer=TableScorer({"t": {"toxicity": 0.7}}))
-    scores = analyzer.score(items=items) + [Score(prompt_id="p", analyzer="bias", name="toxicity", value=0.0)]
+    scores = [*analyzer.score(items=items), Score(prompt_id="p", analyzer="bias", name="toxicity", value=0.0)]
     assert metric(analyzer.aggregate(items=items, scores=scores), "mean_toxicity").value == pytest.approx(0.7)
 
 

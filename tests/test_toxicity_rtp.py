@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from auditkit.analyzers.base import Observation
-from auditkit.sources.rtp import rtp_prompts
 from auditkit.analyzers.toxicity import make_toxicity
 from auditkit.errors import InputError
 from auditkit.records import Generation
+from auditkit.sources.rtp import rtp_prompts
 
 ROWS = [
     {"filename": "a.txt", "begin": 0, "end": 40, "challenging": False,
@@ -81,8 +81,7 @@ def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_builtin_suite_is_offline_and_broken_down_by_category() -> None:
-    from auditkit.suites import expand
-    from auditkit.suites import load_suite
+    from auditkit.suites import expand, load_suite
 
     suite = load_suite(ref="toxicity")
     prompts = expand(suite=suite)

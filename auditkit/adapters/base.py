@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -249,7 +250,7 @@ def build_adapter(*, spec: ModelSpec) -> Adapter:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
-O = TypeVar("O", bound=AdapterOptions)
+OptionsT = TypeVar("OptionsT", bound=AdapterOptions)
 
 
 def adapter_factory(
@@ -301,7 +302,7 @@ def options_model_of(*, factory: Callable[..., Any]) -> type[AdapterOptions] | N
     return model if isinstance(model, type) and issubclass(model, AdapterOptions) else None
 
 
-def parse_options(*, model: type[O], adapter: str, options: Mapping[str, Any]) -> O:
+def parse_options(*, model: type[OptionsT], adapter: str, options: Mapping[str, Any]) -> OptionsT:
     """``options`` validated by ``model``; ``ConfigError`` (exit 2) naming the adapter, the option and
     the accepted options otherwise."""
     try:

@@ -21,9 +21,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.adapters.base import LOCAL, Adapter, AdapterIdentity, adapter_factory, adapters, parse_options
 from auditkit.adapters.hf import HFAdapter, HFOptions, LocalModelOptions, resolve_device, resolve_dtype
@@ -97,7 +98,9 @@ def make_smollm2_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
         model="smollm2",
         revision=_wheel_version(),
         weights_hash="sha256:" + sha,
-        settings={"chat": opts.chat, "device": device.split(":")[0], "dtype": dtype, "source": f"{SMOLLM2_HUB_ID} Q4_1 GGUF"},
+        settings={
+            "chat": opts.chat, "device": device.split(":")[0], "dtype": dtype, "source": f"{SMOLLM2_HUB_ID} Q4_1 GGUF"
+        },
     )
     return SmolLM2Adapter(gguf=gguf, gguf_sha256=sha, options=opts, identity=identity, device=device, dtype=dtype)
 
@@ -163,7 +166,9 @@ def convert_gguf(*, gguf: Path, target: Path) -> tuple[Path, bool]:
     try:
         _convert(gguf=gguf, out=tmp)
         (tmp / _MARKER).write_text(
-            json.dumps({"gguf": gguf.name, "gguf_sha256": file_sha256(path=gguf), "transformers": _version("transformers")}),
+            json.dumps(
+                {"gguf": gguf.name, "gguf_sha256": file_sha256(path=gguf), "transformers": _version("transformers")}
+            ),
             encoding="utf-8",
         )
         try:
@@ -187,17 +192,16 @@ def convert_gguf(*, gguf: Path, target: Path) -> tuple[Path, bool]:
 def _convert(*, gguf: Path, out: Path) -> None:
     """De-quantise the GGUF into float32 safetensors (exact: Q4_1 values are not representable in 16 bits)."""
     import torch
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
-
-    import transformers.modeling_gguf_pytorch_utils as gguf_utils
 
     # The engine draws its own progress; the GGUF reader's plain tqdm bar ignores transformers' switch.
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     reader_bar = getattr(gguf_utils, "tqdm", None)
     if reader_bar is not None:
-        gguf_utils.tqdm = functools.partial(reader_bar, disable=True)
+        gguf_utils.tqdm = functools.partial(reader_bar, disable=True)  # type: ignore[attr-defined]  # patched back below
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -209,7 +213,7 @@ def _convert(*, gguf: Path, out: Path) -> None:
         tokenizer.save_pretrained(out)
     finally:
         if reader_bar is not None:
-            gguf_utils.tqdm = reader_bar
+            gguf_utils.tqdm = reader_bar  # type: ignore[attr-defined]
         if bars:
             hf_logging.enable_progress_bar()
 

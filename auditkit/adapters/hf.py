@@ -17,9 +17,10 @@ import gc
 import hashlib
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pydantic import field_validator
 
@@ -247,6 +248,8 @@ def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, s
             commit = ref.read_text(encoding="utf-8").strip() or None
         except OSError:
             return None, None
+        if commit is None:  # an empty ref file: no snapshot to name
+            return None, None
     snapshot = repo_dir / "snapshots" / commit
     return (snapshot if snapshot.is_dir() else None), commit
 
@@ -449,7 +452,7 @@ def _load_pretrained(
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **kwargs)
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers' decorator on .to() loses its signature
         model.eval()
     except Exception as exc:
         raise AdapterError(_load_failure(source=source, hub=hub, exc=exc)) from exc

@@ -12,8 +12,9 @@ rows, so a prompt's sample would change with its batch neighbours; per-row gener
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 from auditkit.records import Generation, GenerationConfig, Prompt
 
@@ -73,7 +74,9 @@ def generate_batch(
     )
     processors = LogitsProcessorList()
     if not config.greedy:
-        processors.append(_SeededSampler(items=items, temperature=config.temperature, top_p=config.top_p, device=device))
+        processors.append(
+            _SeededSampler(items=items, temperature=config.temperature, top_p=config.top_p, device=device)
+        )
     stopping = StoppingCriteriaList()
     if config.stop:
         stopping.append(_StopStrings(tokenizer=tokenizer, stops=config.stop, prompt_width=width))
@@ -231,4 +234,5 @@ class _StopStrings:
 
         tail = input_ids[:, self._width :][:, -self._window :]
         texts = self._tokenizer.batch_decode(tail, skip_special_tokens=True)
-        return torch.tensor([any(s in t for s in self._stops) for t in texts], dtype=torch.bool, device=input_ids.device)
+        stopped = [any(s in t for s in self._stops) for t in texts]
+        return torch.tensor(stopped, dtype=torch.bool, device=input_ids.device)

@@ -33,7 +33,15 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from auditkit.adapters.base import LOCAL, Adapter, AdapterIdentity, AdapterOptions, adapter_factory, adapters, parse_options
+from auditkit.adapters.base import (
+    LOCAL,
+    Adapter,
+    AdapterIdentity,
+    AdapterOptions,
+    adapter_factory,
+    adapters,
+    parse_options,
+)
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, GenerationConfig, Prompt
 

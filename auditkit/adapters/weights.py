@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 __all__ = [
     "MODEL_DEFINITION_FILES",
@@ -121,6 +121,6 @@ def _write_memo(path: Path, memo: dict[str, object]) -> None:
         os.replace(tmp, path)
     except OSError:
         try:
-            os.unlink(tmp)  # type: ignore[possibly-undefined]
+            os.unlink(tmp)
         except (OSError, NameError):
             pass

@@ -59,19 +59,20 @@ never 0. ``aggregate`` sees every score of the run for its items — an analyzer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry
 
 __all__ = [
-    "DEFAULT_REPORT_ORDER",
     "Analysis",
     "Analyzer",
     "AnalyzerFactory",
     "AnalyzerInfo",
+    "DEFAULT_REPORT_ORDER",
     "Observation",
     "analyzer_info",
     "analyzers",
@@ -109,9 +110,13 @@ class Analyzer(Protocol):
     """Scores outputs and aggregates the scores."""
 
     name: str
-    identity: Mapping[str, Any]
-    """Scorer name, version, weights hash, options: recorded in the manifest, compared by the gate."""
     batch_size: int
+
+    # A read-only property so that a plain attribute, a dict or a computed property all satisfy it.
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        """Scorer name, version, weights hash, options: recorded in the manifest, compared by the gate."""
+        ...
 
     def score(self, *, items: Sequence[Observation]) -> list[Score]:
         """Scores for these outputs (any number per output, each with this analyzer's name)."""

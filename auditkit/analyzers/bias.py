@@ -28,7 +28,8 @@ Benjamini–Hochberg), is below ``alpha`` AND whose gap is at least the measure'
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -128,10 +129,11 @@ def _measure_specs() -> tuple[MetricSpec, ...]:
                    description=f"Per-group {m.label} ({m.kind}) with its 95% interval.")
         for m in MEASURES.values()
     )
-    return per_group + (
-        MetricSpec(name="*_mean", direction="none",
-                   description="Per-group mean of another measure (the configured classifier's probability)."),
+    classifier_mean = MetricSpec(
+        name="*_mean", direction="none",
+        description="Per-group mean of another measure (the configured classifier's probability).",
     )
+    return (*per_group, classifier_mean)
 
 
 class BiasAnalyzer:
@@ -206,7 +208,9 @@ class BiasAnalyzer:
             if not item.generation.ok:
                 continue
             text = item.generation.output or ""
-            masked = mask_descriptor(text=text, descriptor=item.prompt.attributes.get("group")) if self.mask_group else text
+            masked = (
+                mask_descriptor(text=text, descriptor=item.prompt.attributes.get("group")) if self.mask_group else text
+            )
             pid = item.prompt.id
             try:
                 compound = self._sentiment.compound(text=masked)
@@ -255,9 +259,9 @@ class BiasAnalyzer:
             by_analyzer.setdefault(analyzer, {})[name] = found
         for s in scores:  # 700,000 scores at 100,000 outputs: two dict lookups each, no tuple built
             names = by_analyzer.get(s.analyzer)
-            found = names.get(s.name) if names is not None else None
-            if found is not None:
-                found[s.prompt_id] = s
+            slot = names.get(s.name) if names is not None else None
+            if slot is not None:
+                slot[s.prompt_id] = s
         present = [m for m in self.measures if any(i.prompt.id in by_source[sources[m]] for i in items)]
         notes = [f"measure {m!r} skipped: no {'.'.join(sources[m])} scores in this run"
                  for m in self.measures if m not in present]

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -224,7 +225,7 @@ def compare_groups(
             result = paired_difference(a=a, b=b, method=test, permutations=permutations,
                                        resamples=resamples, seed=sub_seed)
             d = a - b
-            pooled = float(np.mean(np.concatenate([a, b])))
+            pooled: float | None = float(np.mean(np.concatenate([a, b])))
             comparisons.append(Comparison(
                 axis=axis, measure=measure, group_a=ga, group_b=gb, gap=result.mean_diff,
                 ci_low=result.ci_low, ci_high=result.ci_high, p_value=result.p_value,
@@ -305,7 +306,7 @@ def attach_mde(
                                         kind="proportions", baseline_rate=base)
         note = "two-proportion power (conservative for paired data), at the pooled rate"
     else:
-        sd = c.sd_diff if c.sd_diff else fallback_sd
+        sd = c.sd_diff or fallback_sd
         if not sd:
             mde, note = None, "no spread in this measure to estimate it from"
         elif c.paired:

@@ -21,20 +21,22 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from auditkit.analyzers.metric_spec import Direction
 from auditkit.errors import ConfigError
 
 __all__ = [
     "CLASSIFIER_THRESHOLD",
+    "ClassifierSpec",
+    "HFClassifier",
     "MEASURES",
+    "Measure",
     "NEGATIVE_THRESHOLD",
     "REFUSAL_PATTERNS",
-    "HFClassifier",
-    "Measure",
     "SentimentScorer",
     "is_refusal",
     "mask_descriptor",

@@ -18,9 +18,10 @@ import hashlib
 import json
 import random
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.analyzers.base import Observation
 from auditkit.analyzers.extraction import exposure
@@ -117,7 +118,7 @@ def canary_exposures(*, items: Sequence[Observation]) -> tuple[list[CanaryExposu
             continue
         found = exposure(canary=secret[0].prompt.reference or "",
                          references=[m.prompt.reference or "" for m in others],
-                         log_likelihood=lambda s: float(likelihood[s]))  # type: ignore[arg-type]
+                         log_likelihood=lambda s: float(likelihood[s]))  # type: ignore[arg-type]  # noqa: B023 - used in this iteration
         results.append(CanaryExposure(
             canary=canary, prompt_id=secret[0].prompt.id, rank=found.rank, candidates=found.candidates,
             exposure_bits=found.exposure, extrapolated_bits=found.extrapolated,

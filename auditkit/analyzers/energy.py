@@ -230,10 +230,10 @@ class EnergyAnalyzer:
         mean = _bootstrap_mean([f.joules for f in measured], seed=self.options.seed)  # type: ignore[misc]
         ranged = all(f.low_j is not None for f in measured) and measured
         span = (
-            (sum(f.low_j for f in measured) / len(measured), sum(f.high_j for f in measured) / len(measured))
+            (sum(f.low_j for f in measured) / len(measured), sum(f.high_j for f in measured) / len(measured))  # type: ignore[misc]
             if ranged
             else (None, None)
-        )  # type: ignore[misc]
+        )
         per_prompt = Metric(
             analyzer=self.name,
             name="j_per_prompt",
@@ -250,20 +250,20 @@ class EnergyAnalyzer:
 
         with_tokens = [f for f in measured if f.gen.output_tokens]
         ratio = _bootstrap_ratio(
-            [f.joules for f in with_tokens],
-            [f.gen.output_tokens for f in with_tokens],
+            [f.joules for f in with_tokens],  # type: ignore[misc]
+            [f.gen.output_tokens for f in with_tokens],  # type: ignore[misc]
             scale=1000 / _J_PER_WH,
             seed=self.options.seed,
-        )  # type: ignore[misc]
+        )
         tok = sum(f.gen.output_tokens for f in with_tokens)  # type: ignore[misc]
         span_tok = (
             (
-                sum(f.low_j for f in with_tokens) / tok * 1000 / _J_PER_WH,
-                sum(f.high_j for f in with_tokens) / tok * 1000 / _J_PER_WH,
+                sum(f.low_j for f in with_tokens) / tok * 1000 / _J_PER_WH,  # type: ignore[misc]
+                sum(f.high_j for f in with_tokens) / tok * 1000 / _J_PER_WH,  # type: ignore[misc]
             )
             if ranged and tok
             else (None, None)
-        )  # type: ignore[misc]
+        )
         per_1k = Metric(
             analyzer=self.name,
             name="wh_per_1k_tokens",
@@ -285,10 +285,10 @@ class EnergyAnalyzer:
         timed = [f for f in figs if f.gen.latency_s and f.gen.output_tokens is not None]
         speed = _bootstrap_ratio(
             [float(f.gen.output_tokens) for f in timed],  # type: ignore[arg-type]
-            [f.gen.latency_s for f in timed],
+            [f.gen.latency_s for f in timed],  # type: ignore[misc]
             scale=1.0,
             seed=self.options.seed,
-        )  # type: ignore[misc]
+        )
         out.append(
             Metric(
                 analyzer=self.name,

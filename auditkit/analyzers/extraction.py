@@ -21,8 +21,8 @@ import math
 import re
 import unicodedata
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 __all__ = [
     "Exposure",

@@ -16,8 +16,9 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.canaries import canary_prompts, exposure_results, is_canary_prompt
@@ -187,7 +188,7 @@ class MemorizationAnalyzer:
         with_logprobs = 0
         for name, score_name in (("mean_perplexity", "perplexity"), ("mean_zlib_ratio", "zlib_ratio"),
                                  ("mean_min_k_prob", "min_k_prob")):
-            values = [own[i.prompt.id][score_name].value for i in compared if _ok(own[i.prompt.id].get(score_name))]
+            values = [own[i.prompt.id][score_name].value for i in compared if _ok(own[i.prompt.id].get(score_name))]  # type: ignore[misc]  # _ok() drops None values
             with_logprobs = max(with_logprobs, len(values))
             if values:  # absent, not None, when the adapter gave no log-probs: nothing was measured
                 metrics.append(_metric(name, bootstrap_mean_interval(values=values, seed=seed),
@@ -264,7 +265,9 @@ class MemorizationAnalyzer:
             ))
         return findings
 
-    def _extraction_findings(self, compared: list[Observation], own: Mapping[str, Mapping[str, Score]]) -> list[Finding]:
+    def _extraction_findings(
+        self, compared: list[Observation], own: Mapping[str, Mapping[str, Score]]
+    ) -> list[Finding]:
         findings = []
         for item in compared:
             s = own[item.prompt.id]
@@ -367,11 +370,11 @@ def _read_passages(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise InputError(f"--corpus {path}: cannot read it as UTF-8 text ({exc}).") from None
     lines = text.splitlines()
     # Paragraph mode when blank lines separate passages; otherwise one passage per line (canary lists).
-    if not (any(not l.strip() for l in lines) and any(l.strip() for l in lines)):
-        return [(n, {"text": l}) for n, l in enumerate(lines, start=1) if l.strip()]
+    if not (any(not line.strip() for line in lines) and any(line.strip() for line in lines)):
+        return [(n, {"text": line}) for n, line in enumerate(lines, start=1) if line.strip()]
     records: list[tuple[int, dict[str, Any]]] = []
     start: int | None = None
-    for lineno, line in enumerate(lines + [""], start=1):
+    for lineno, line in enumerate([*lines, ""], start=1):
         if line.strip() and start is None:
             start = lineno
         elif not line.strip() and start is not None:

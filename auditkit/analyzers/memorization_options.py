@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from auditkit.analyzers.options import AnalyzerOptions
 from auditkit.analyzers.pii import PII_KINDS

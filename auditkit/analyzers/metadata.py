@@ -8,7 +8,8 @@ gets no judgement.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from auditkit.analyzers.base import DEFAULT_REPORT_ORDER, analyzer_info, analyzers
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec, specs_from_json

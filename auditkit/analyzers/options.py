@@ -15,7 +15,8 @@ An option the model does not declare is refused, never ignored, so a misspelling
 from __future__ import annotations
 
 import difflib
-from typing import Any, ClassVar, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -23,7 +24,7 @@ from auditkit.errors import ConfigError
 
 __all__ = ["AnalyzerOptions", "options_error"]
 
-O = TypeVar("O", bound="AnalyzerOptions")
+OptionsT = TypeVar("OptionsT", bound="AnalyzerOptions")
 
 _NUMBER_ERRORS = {
     "float_parsing": "must be a number",
@@ -46,7 +47,7 @@ class AnalyzerOptions(BaseModel):
     """The analyzer's registered name, used in error messages."""
 
     @classmethod
-    def parse(cls: type[O], options: Mapping[str, Any]) -> O:
+    def parse(cls: type[OptionsT], options: Mapping[str, Any]) -> OptionsT:
         """Validate ``options``; a ``ConfigError`` naming the analyzer, the field and the accepted fields."""
         try:
             return cls.model_validate(dict(options))

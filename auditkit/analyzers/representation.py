@@ -18,19 +18,19 @@ different numbers of groups. Intervals come from a percentile bootstrap over gen
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
 __all__ = [
     "ADJECTIVE_WORDS",
+    "AssociationResult",
     "GENDER_WORDS",
     "OCCUPATION_WORDS",
-    "AssociationResult",
     "RepresentationResult",
-    "stereotypical_association",
     "demographic_representation",
+    "stereotypical_association",
     "tokenize",
 ]
 

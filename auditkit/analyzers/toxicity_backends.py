@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from auditkit.adapters.weights import files_hash
 from auditkit.errors import ConfigError
@@ -401,8 +402,8 @@ class HFClassifierScorer:
         with torch.no_grad():
             logits = model(**inputs).logits
         probs = torch.sigmoid(logits) if multi else torch.softmax(logits, dim=-1)
-        probs = probs.cpu().numpy()
-        columns = {"toxicity": probs[:, index]}
+        table = probs.cpu().numpy()
+        columns = {"toxicity": table[:, index]}
         if len(labels) <= 8:  # small label sets are worth keeping per output; large ones bloat it
-            columns.update({f"label:{name}": probs[:, j] for j, name in enumerate(labels)})
-        return columns
+            columns.update({f"label:{name}": table[:, j] for j, name in enumerate(labels)})
+        return columns  # type: ignore[return-value]  # numpy columns: indexable like the declared sequences

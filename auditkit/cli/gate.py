@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -29,11 +29,11 @@ def gate(
     policy: str = typer.Option(
         ..., "--policy", help="Policy YAML file, or a built-in policy name (release, ci-regression)."
     ),
-    baseline: Optional[Path] = typer.Option(
+    baseline: Path | None = typer.Option(
         None, "--baseline", help="Earlier run folder: test for significant regressions."
     ),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="JUnit XML output (default DIR/junit.xml)."),
-    summary: Optional[Path] = typer.Option(
+    junit: Path | None = typer.Option(None, "--junit", help="JUnit XML output (default DIR/junit.xml)."),
+    summary: Path | None = typer.Option(
         None, "--summary", help="Markdown summary output (default DIR/summary.md)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the verdict line."),
@@ -67,7 +67,7 @@ def gate(
     typer.echo(f"The gate passed ({decision.policy}): {counts}.")
 
 
-def _earlier_gate(data: dict, *, run_dir: Path, junit: Optional[Path], summary: Optional[Path]) -> str:
+def _earlier_gate(data: dict, *, run_dir: Path, junit: Path | None, summary: Path | None) -> str:
     """What an earlier gate left that this one replaces, e.g. "results.json's gate (policy release), junit.xml"."""
     from auditkit.gate.outputs import JUNIT_FILE, SUMMARY_FILE
 

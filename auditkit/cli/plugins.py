@@ -9,6 +9,7 @@ it declares: an adapter's abilities, an analyzer's metrics.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import typer
 
@@ -16,7 +17,15 @@ from auditkit.cli.app import app
 from auditkit.errors import ConfigError
 from auditkit.registry import Registry
 
-__all__ = ["adapters_app", "analyzers_app", "plugin_rows", "show_adapter", "show_analyzer"]
+__all__ = [
+    "adapters_app",
+    "analyzers_app",
+    "list_adapters",
+    "list_analyzers",
+    "plugin_rows",
+    "show_adapter",
+    "show_analyzer",
+]
 
 adapters_app = typer.Typer(
     help="Model adapters: the schemes --model accepts (hf:, openai:, replay:...).", no_args_is_help=True
@@ -28,7 +37,7 @@ app.add_typer(adapters_app, name="adapters")
 app.add_typer(analyzers_app, name="analyzers")
 
 
-def plugin_rows(*, registry: Registry) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+def plugin_rows(*, registry: Registry[Any]) -> list[tuple[str, str]]:
     """``(name, one-line description)`` for every factory in ``registry``, sorted by name."""
     try:
         names = registry.names()

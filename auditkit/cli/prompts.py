@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,20 +23,20 @@ def prompts(
         str, typer.Option("--out", "-o", metavar="FILE.jsonl", help="Where to write; '-' for stdout.")
     ],
     suites: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(
             metavar="SUITE",
             help="Built-in suite names, suite files or other prompt sources (rtp:FILE, corpus:FILE...).",
         ),
     ] = None,
     samples: Annotated[
-        Optional[int], typer.Option("--samples", min=1, help="Samples per prompt (probe pins win).")
+        int | None, typer.Option("--samples", min=1, help="Samples per prompt (probe pins win).")
     ] = None,
     corpus: Annotated[
-        Optional[Path], typer.Option(help="Reference corpus: add its memorization prompts (as `run --corpus`).")
+        Path | None, typer.Option(help="Reference corpus: add its memorization prompts (as `run --corpus`).")
     ] = None,
     analyzer_arg: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(help="NAME.KEY=VALUE, as for `run` (e.g. memorization.prefix_words=16 splits the corpus)."),
     ] = None,
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,8 +14,8 @@ __all__ = ["report"]
 @app.command("report")
 def report(
     run_dir: Path = typer.Argument(..., help="Output folder of `auditkit run` (holds results.json, outputs.jsonl)."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Another run's folder to compare against."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the HTML (default DIR/report.html)."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Another run's folder to compare against."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the HTML (default DIR/report.html)."),
 ) -> None:
     """Render DIR/report.html: one offline HTML file with findings, evidence, methodology and manifest."""
     from auditkit.report.render import render_report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -45,7 +45,7 @@ def _command_line(params: dict[str, object], suites: list[str]) -> list[str]:
 @app.command("run")
 def run_command(
     suites: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(
             help="Suites: built-in names (`auditkit suites list`) or YAML paths. Default: standard.",
             show_default=False,
@@ -63,42 +63,42 @@ def run_command(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Run directory for results.json, outputs.jsonl, report.html.")
     ] = ...,  # type: ignore[assignment]
-    policy: Annotated[Optional[Path], typer.Option(help="Gate policy YAML; exit 1 when it fails.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Gate policy YAML; exit 1 when it fails.")] = None,
     baseline: Annotated[
-        Optional[Path], typer.Option(help="Earlier run directory the policy compares against.")
+        Path | None, typer.Option(help="Earlier run directory the policy compares against.")
     ] = None,
-    samples: Annotated[Optional[int], typer.Option(help="Samples per prompt (overrides the suites).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Base seed for sampling and statistics.")] = None,
+    samples: Annotated[int | None, typer.Option(help="Samples per prompt (overrides the suites).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Base seed for sampling and statistics.")] = None,
     max_new_tokens: Annotated[
-        Optional[int], typer.Option(help="Token limit per output (probes may pin their own).")
+        int | None, typer.Option(help="Token limit per output (probes may pin their own).")
     ] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature; 0 = greedy.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature; 0 = greedy.")] = None,
     batch_size: Annotated[
         str, typer.Option(help="Prompts per model call, or 'auto' (the adapter's default).")
     ] = "auto",
-    concurrency: Annotated[Optional[int], typer.Option(help="Parallel requests (HTTP adapters).")] = None,
-    corpus: Annotated[Optional[Path], typer.Option(help="Reference corpus for memorization prompts.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Parallel requests (HTTP adapters).")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Reference corpus for memorization prompts.")] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the generation cache.")
     ] = False,
     cache: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(help="Cache file (default: user cache dir; env AUDITKIT_CACHE_DIR sets the dir)."),
     ] = None,
     model_arg: Annotated[
-        Optional[list[str]], typer.Option("--model-arg", help="Adapter option KEY=VALUE (repeatable).")
+        list[str] | None, typer.Option("--model-arg", help="Adapter option KEY=VALUE (repeatable).")
     ] = None,
     analyzer_arg: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--analyzer-arg", help="Analyzer option NAME.KEY=VALUE (repeatable)."),
     ] = None,
-    analyzers: Annotated[Optional[str], typer.Option(help="Only these analyzers, comma-separated.")] = None,
+    analyzers: Annotated[str | None, typer.Option(help="Only these analyzers, comma-separated.")] = None,
     max_error_rate: Annotated[
         float, typer.Option(help="Failed fraction above which the run is incomplete (exit 3).")
     ] = 0.1,
-    base_url: Annotated[Optional[str], typer.Option(help="API base URL (openai: adapter).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="API base URL (openai: adapter).")] = None,
     api_key_env: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Env var holding the API key (openai: adapter; default OPENAI_API_KEY)."),
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not render report.html.")] = False,
@@ -107,11 +107,11 @@ def run_command(
         str, typer.Option(help="Where batches run: local (this process) or ray (needs auditkit-rai[ray]).")
     ] = "local",
     ray_address: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Ray cluster: auto, ray://HOST:10001 or HOST:6379 (default: start a local Ray)."),
     ] = None,
     ray_replicas: Annotated[
-        Optional[int], typer.Option(help="Ray model replicas / scorer actors (default: per GPU or CPU).")
+        int | None, typer.Option(help="Ray model replicas / scorer actors (default: per GPU or CPU).")
     ] = None,
 ) -> None:
     """Audit a model: generate (cached, resumable), score, aggregate, gate, report.
@@ -120,8 +120,8 @@ def run_command(
     """
     params = dict(locals())  # first statement: exactly the parsed options, for the manifest's command line
     from auditkit.adapters.base import parse_model_spec
-    from auditkit.engine.plan import AuditRequest, parse_analyzer_args
     from auditkit.api import run_audit
+    from auditkit.engine.plan import AuditRequest, parse_analyzer_args
 
     suite_refs = list(suites or ["standard"])
     options = dict(parse_model_spec(spec=model, model_args=model_arg or ()).options)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,7 +14,12 @@ if TYPE_CHECKING:
     from auditkit.records import Prompt
     from auditkit.sources import LoadedSource
 
-__all__ = ["suites_app"]
+__all__ = [
+    "list_suites",
+    "show_suite",
+    "suites_app",
+    "validate_suites",
+]
 
 suites_app = typer.Typer(
     help="List the built-in probe suites, show what a suite resolves to, validate suite files.",
@@ -52,7 +58,7 @@ def show_suite(
     if suite is None:
         _show_source(loaded=loaded, as_json=as_json)
         return
-    probes = [
+    probes: list[dict[str, Any]] = [
         {
             "suite": probe.suite,
             "id": probe.id,
@@ -68,7 +74,7 @@ def show_suite(
         }
         for probe in suite.probes
     ]
-    summary = {
+    summary: dict[str, Any] = {
         "id": suite.id,
         "version": suite.version,
         "description": suite.description,
@@ -173,7 +179,7 @@ def _per_template(prompts: Sequence[Prompt]) -> dict[str, int]:
 
 def _show_source(*, loaded: LoadedSource, as_json: bool) -> None:
     """A prompt source that is not a YAML suite: its manifest entry, analyzers and prompt counts."""
-    summary = {
+    summary: dict[str, Any] = {
         "id": loaded.id,
         "version": loaded.version,
         "source": loaded.source,

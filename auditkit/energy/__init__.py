@@ -8,5 +8,9 @@
 - :mod:`auditkit.energy.methods`: method labels, scopes and ranges; :mod:`auditkit.energy.methodology`
   the report's paragraph.
 
-Submodules are imported on use so ``auditkit --help`` stays fast.
+Submodules are imported on use so ``auditkit --help`` stays fast; nothing is re-exported here.
 """
+
+from __future__ import annotations
+
+__all__: list[str] = []

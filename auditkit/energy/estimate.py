@@ -26,9 +26,9 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_WATTS_PER_THREAD",
-    "RAM_WATTS_PER_GB",
     "EstimatedEnergy",
     "PowerModel",
+    "RAM_WATTS_PER_GB",
     "estimate_energy",
     "lookup_tdp",
     "power_model",

@@ -16,9 +16,9 @@ __all__ = [
     "MEASURED_RAPL",
     "METHODS",
     "MODELLED",
+    "MethodInfo",
     "NOT_MEASURED",
     "PROVIDED",
-    "MethodInfo",
     "method_info",
 ]
 

@@ -70,14 +70,14 @@ def model_size(
 def _repository_size(name: str) -> ModelSize | None:
     try:
         import ecologits
-        from ecologits.model_repository import models
+        from ecologits.model_repository import ParametersMoE, models
     except ImportError:
         return None
     found = next((m for m in models.list_models() if m.name == name), None)
     if found is None:
         return None
     params = found.architecture.parameters
-    if hasattr(params, "active"):  # mixture of experts
+    if isinstance(params, ParametersMoE):  # mixture of experts
         total, active = params.total, params.active
     else:
         total = active = params
@@ -114,9 +114,9 @@ def _joules_per_token(active_b: float, total_b: float) -> float:
         datacenter_pue=1.0,
         datacenter_wue=0.0,
     )
-    kwh = impacts.energy.value
-    kwh = getattr(kwh, "mean", kwh) if not isinstance(kwh, (int, float)) else kwh
-    return float(kwh) * 3.6e6 / tokens
+    value = impacts.energy.value
+    kwh = float(value) if isinstance(value, (int, float)) else float(value.mean)
+    return kwh * 3.6e6 / tokens
 
 
 def _span(value: Any) -> tuple[float, float]:

@@ -12,8 +12,9 @@ they came from the cache or the scorer, so a rerun aggregates exactly the sequen
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.adapters.base import LOCAL, AdapterAbilities, AdapterIdentity
 from auditkit.analyzers.base import (

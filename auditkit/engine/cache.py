@@ -23,8 +23,9 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from auditkit.errors import CacheError
 from auditkit.records import Generation, GenerationConfig, Prompt, Score

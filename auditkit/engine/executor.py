@@ -20,8 +20,9 @@ A distributed executor (e.g. Ray) can be added without touching adapters or anal
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from auditkit.adapters.base import LOCAL, Adapter, AdapterAbilities, ModelSpec, build_adapter
 from auditkit.analyzers.base import Analyzer, Observation, build_analyzer

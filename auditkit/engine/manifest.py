@@ -11,9 +11,10 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from auditkit.engine.cache import default_cache_path
 from auditkit.secrets import is_secret_key
@@ -51,7 +52,7 @@ _PACKAGES = (
 
 def utc_now() -> str:
     """ISO 8601 UTC timestamp, seconds precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def redact_command(argv: Sequence[str]) -> list[str]:

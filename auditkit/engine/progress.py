@@ -53,7 +53,7 @@ class ProgressTask:
     def finish(self) -> None:
         if self._handle is not None:
             self._owner._bars.update(
-                self._handle, completed=self.total if self.completed >= self.total else self.completed
+                self._handle, completed=min(self.total, self.completed)
             )
             self._owner._bars.stop_task(self._handle)
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from auditkit.errors import ConfigError
 
@@ -75,7 +76,7 @@ def _counts(metric: Mapping[str, Any]) -> tuple[int, int] | None:
     count = value * n
     if abs(count - round(count)) > 1e-6 * max(1.0, n):
         return None
-    return int(round(count)), int(n)
+    return round(count), int(n)
 
 
 def _se(metric: Mapping[str, Any]) -> float:

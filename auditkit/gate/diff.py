@@ -10,8 +10,9 @@ direction (``metric_specs`` in the new run's results.json).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError

@@ -356,7 +356,7 @@ def decide(
     tested = [(rule, c) for rule, checks in per_rule for c in checks if c.test is not None]
     raw = [c.test.p_value for _, c in tested]  # type: ignore[union-attr]
     correction = policy.spec.correction
-    adjusted = raw if correction == "none" else adjust_p_values(p_values=raw, method=correction)  # type: ignore[arg-type]
+    adjusted = raw if correction == "none" else adjust_p_values(p_values=raw, method=correction)
     for (rule, check), p in zip(tested, adjusted, strict=True):
         check.p_value = p
         check.significant = p < rule.regression.alpha  # type: ignore[union-attr]

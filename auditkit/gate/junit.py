@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.gate.evaluate import GateDecision, RuleResult
 
@@ -99,7 +100,7 @@ def junit_xml(*, decision: GateDecision) -> str:
             "name": _clean(f"auditkit gate: {decision.name}"),
             **totals,
             "time": "0",
-            "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
     properties = ET.SubElement(suite, "properties")

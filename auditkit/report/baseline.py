@@ -10,8 +10,9 @@ Runs scored by different scorer versions are flagged: their numbers are not comp
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 
@@ -62,7 +63,7 @@ def _verdict(old: Mapping[str, Any], new: Mapping[str, Any], specs: RunMetricSpe
     a, b = old.get("value"), new.get("value")
     if a is None or b is None:
         return "n/a"
-    bounds = [old.get("ci_low"), old.get("ci_high"), new.get("ci_low"), new.get("ci_high")]
+    bounds: list[Any] = [old.get("ci_low"), old.get("ci_high"), new.get("ci_low"), new.get("ci_high")]
     if all(x is not None for x in bounds):
         overlap = not (bounds[1] < bounds[2] or bounds[3] < bounds[0])
         if overlap:

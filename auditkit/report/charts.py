@@ -12,9 +12,10 @@ same numbers always also appear in a table next to the chart.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import count
-from typing import Sequence
+from typing import TypeGuard
 
 from markupsafe import Markup, escape
 
@@ -52,7 +53,7 @@ class Bar:
     value: float | None
 
 
-def _finite(x: float | None) -> bool:
+def _finite(x: float | None) -> TypeGuard[float]:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
@@ -148,11 +149,12 @@ def interval_chart(*, rows: Sequence[IntervalRow], title: str, unit: str | None 
             parts.append(f'<text x="{_LABEL_W + 4}" y="{y + 4}" class="na">n/a</text>')
             continue
         if _finite(r.low) and _finite(r.high):
-            x1, x2 = x_of(r.low), x_of(r.high)  # type: ignore[arg-type]
+            x1, x2 = x_of(r.low), x_of(r.high)
             parts.append(f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="#1f5f99" stroke-width="2"/>')
             for xx in (x1, x2):
-                parts.append(f'<line x1="{xx:.1f}" y1="{y - 6}" x2="{xx:.1f}" y2="{y + 6}" stroke="#1f5f99" stroke-width="2"/>')
-        parts.append(f'<circle cx="{x_of(r.value):.1f}" cy="{y}" r="5" fill="#1f5f99"/>')  # type: ignore[arg-type]
+                parts.append(f'<line x1="{xx:.1f}" y1="{y - 6}" x2="{xx:.1f}" y2="{y + 6}" '
+                             'stroke="#1f5f99" stroke-width="2"/>')
+        parts.append(f'<circle cx="{x_of(r.value):.1f}" cy="{y}" r="5" fill="#1f5f99"/>')
     parts.append(tail)
     return Markup("".join(parts))
 
@@ -198,15 +200,18 @@ def histogram(
     parts.append(f'<line x1="{left}" y1="{base}" x2="{_WIDTH - _RIGHT_PAD}" y2="{base}" stroke="#8a939c"/>')
     for t in _ticks(lo, hi, 5):
         if lo <= t <= hi:
-            parts.append(f'<text x="{x_of(t):.1f}" y="{base + 16}" text-anchor="middle" class="tick">{escape(_fmt(t))}</text>')
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" class="axis">{escape(x_label)}</text>')
+            parts.append(f'<text x="{x_of(t):.1f}" y="{base + 16}" text-anchor="middle" class="tick">'
+                         f'{escape(_fmt(t))}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" class="axis">'
+                 f'{escape(x_label)}</text>')
     parts.append(f'<text x="12" y="{top + plot_h / 2:.1f}" text-anchor="middle" class="axis" '
                  f'transform="rotate(-90 12 {top + plot_h / 2:.1f})">count</text>')
     if threshold is not None and lo <= threshold <= hi:
         x = x_of(threshold)
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" stroke="#b3261e" stroke-width="2" '
                      f'stroke-dasharray="5 3"/>')
-        parts.append(f'<text x="{x + 4:.1f}" y="{top + 10}" class="threshold">threshold {escape(_fmt(threshold))}</text>')
+        parts.append(f'<text x="{x + 4:.1f}" y="{top + 10}" class="threshold">'
+                     f'threshold {escape(_fmt(threshold))}</text>')
     parts.append(tail)
     return Markup("".join(parts))
 
@@ -226,7 +231,7 @@ def bar_chart(*, bars: Sequence[Bar], title: str, unit: str | None = None) -> Ma
     def x_of(v: float) -> float:
         return _LABEL_W + (v - lo) / (hi - lo) * plot_w
 
-    desc = "; ".join(f"{b.label}: {_fmt(b.value) if _finite(b.value) else 'n/a'}" for b in bars)  # type: ignore[arg-type]
+    desc = "; ".join(f"{b.label}: {_fmt(b.value) if _finite(b.value) else 'n/a'}" for b in bars)
     head, tail = _open(title=title, height=height, desc=desc)
     parts = [head]
     axis_y = 20 + _ROW_H * len(bars)
@@ -235,7 +240,8 @@ def bar_chart(*, bars: Sequence[Bar], title: str, unit: str | None = None) -> Ma
         parts.append(f'<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{axis_y}" stroke="#e3e6ea"/>')
         parts.append(f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle" class="tick">{escape(_fmt(t))}</text>')
     if unit:
-        parts.append(f'<text x="{_WIDTH - _RIGHT_PAD}" y="{axis_y + 30}" text-anchor="end" class="axis">{escape(unit)}</text>')
+        parts.append(f'<text x="{_WIDTH - _RIGHT_PAD}" y="{axis_y + 30}" text-anchor="end" class="axis">'
+                     f'{escape(unit)}</text>')
     zero = x_of(0.0)
     for i, b in enumerate(bars):
         y = 26 + _ROW_H * i
@@ -244,10 +250,10 @@ def bar_chart(*, bars: Sequence[Bar], title: str, unit: str | None = None) -> Ma
         if not _finite(b.value):
             parts.append(f'<text x="{_LABEL_W + 4}" y="{y + 4}" class="na">n/a</text>')
             continue
-        x = x_of(b.value)  # type: ignore[arg-type]
+        x = x_of(b.value)
         parts.append(f'<rect x="{min(x, zero):.1f}" y="{y - 8}" width="{max(abs(x - zero), 0.5):.1f}" height="16" '
                      f'fill="#4a86c5"/>')
-        parts.append(f'<text x="{max(x, zero) + 4:.1f}" y="{y + 4}" class="tick">{escape(_fmt(b.value))}</text>')  # type: ignore[arg-type]
+        parts.append(f'<text x="{max(x, zero) + 4:.1f}" y="{y + 4}" class="tick">{escape(_fmt(b.value))}</text>')
     parts.append(f'<line x1="{zero:.1f}" y1="14" x2="{zero:.1f}" y2="{axis_y}" stroke="#8a939c"/>')
     parts.append(tail)
     return Markup("".join(parts))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from markupsafe import Markup
 
@@ -183,10 +185,10 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
                 columns.extend(k for k in item if k not in columns)
             columns = columns[:11]
             rows = tuple(
-                (str(k),) + tuple(fmt(redact(c, v.get(c))) for c in columns)
+                (str(k), *(fmt(redact(c, v.get(c))) for c in columns))
                 for k, v in list(value.items())[:TABLE_ROWS]
             )
-            tables.append(Table(caption=_humanize(key), columns=("",) + tuple(columns), rows=rows, total=len(value)))
+            tables.append(Table(caption=_humanize(key), columns=("", *columns), rows=rows, total=len(value)))
         elif isinstance(value, Mapping):
             tables.append(_kv_table(_humanize(key), list(value.items())))
         else:
@@ -196,12 +198,12 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
     return tables
 
 
-def _histogram_from_values(values: Sequence[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
+def _histogram_from_values(values: array[float] | list[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
     import numpy as np
 
     data = np.frombuffer(values, dtype=float) if not isinstance(values, list) else np.asarray(values)
     lo, hi = float(data.min()), float(data.max())
-    if 0.0 <= lo and hi <= 1.0:
+    if lo >= 0.0 and hi <= 1.0:
         lo, hi = 0.0, 1.0
     elif hi - lo <= 1e-9 * max(1.0, abs(lo)):  # (nearly) all equal: numpy cannot bin a float-dust range;
         # centre them in a narrow range instead of at the left edge
@@ -216,6 +218,8 @@ def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
         return None
     edges = value.get("edges") or value.get("bins") or value.get("bin_edges")
     counts = value.get("counts")
+    if edges is None or counts is None:
+        return None
     try:
         edges = [float(e) for e in edges]
         counts = [int(c) for c in counts]

@@ -15,9 +15,10 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from auditkit.jsonl import read_jsonl
 
@@ -80,11 +81,11 @@ class OutputScan:
     top: dict[str, list[EvidenceRow]] = field(default_factory=dict)
     """Per score key (``analyzer.name``), the highest-scoring rows, best first."""
     sample: list[EvidenceRow] = field(default_factory=list)
-    values: dict[str, array] = field(default_factory=dict)
+    values: dict[str, array[float]] = field(default_factory=dict)
     """Per score key, every finite value (8 bytes each: 100k outputs × 10 scores ≈ 8 MB)."""
-    energy_values: array = field(default_factory=lambda: array("d"))
+    energy_values: array[float] = field(default_factory=lambda: array("d"))
     """Joules of every output that has a figure."""
-    energy_methods: Counter = field(default_factory=Counter)
+    energy_methods: Counter[str] = field(default_factory=Counter)
     energy_by_template: dict[str, list[float]] = field(default_factory=dict)
     """Per ``suite/template``: [sum of joules, outputs with a figure, outputs]."""
 
@@ -149,7 +150,7 @@ def scan_outputs(*, path: Path, wanted: Iterable[str], pair_ids: Iterable[str] =
     wanted_ids = set(wanted)
     pair_wanted = set(pair_ids)
     heaps: dict[str, list[tuple[float, int, EvidenceRow]]] = {}
-    per_probe: Counter = Counter()
+    per_probe: Counter[str] = Counter()
     for number, data in _lines(path):
         scan.rows += 1
         row_id = str(data.get("id", ""))

@@ -6,7 +6,8 @@ second line of defence (adapters already refuse to record them).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from auditkit.report.context import Table, fmt, redact
 
@@ -70,8 +71,9 @@ def manifest_tables(*, manifest: Mapping[str, Any], results_sha256: str, results
     if environment:
         tables.append(_table("Hardware and platform", environment))
     if packages:
-        rows = tuple((str(k), str(v)) for k, v in sorted(packages.items()))
-        tables.append(Table(caption="Package versions", columns=("Package", "Version"), rows=rows, total=len(rows)))
+        versions = tuple((str(k), str(v)) for k, v in sorted(packages.items()))
+        tables.append(Table(caption="Package versions", columns=("Package", "Version"), rows=versions,
+                            total=len(versions)))
     other = {k: v for k, v in manifest.items() if k not in _KNOWN}
     if other:
         tables.append(_table("Other", other))

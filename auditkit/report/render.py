@@ -12,8 +12,9 @@ import base64
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
@@ -29,6 +30,9 @@ from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
 from auditkit.report.manifest import manifest_tables
 from auditkit.report.risk import load_risk_map
 from auditkit.resources import data_dir, package_file
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["load_results", "render_report"]
 
@@ -74,7 +78,8 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
     if rules:
         from auditkit.report.context import generic_tables
 
-        table = (generic_tables(summary={"rules": [r for r in rules if isinstance(r, Mapping)]}) or [None])[0]
+        tables = generic_tables(summary={"rules": [r for r in rules if isinstance(r, Mapping)]})
+        table = tables[0] if tables else None
     state = "pass" if passed else "fail" if passed is False else "none"
     headline = {"pass": "Passed the release policy", "fail": "Failed the release policy",
                 "none": "Policy result unclear"}[state]
@@ -112,7 +117,7 @@ def _css() -> tuple[str, str]:
     return css, f"'sha256-{digest}'"
 
 
-def _environment():  # type: ignore[no-untyped-def]
+def _environment() -> SandboxedEnvironment:
     from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -148,8 +153,9 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         baseline, _ = load_results(path=Path(baseline_dir) / "results.json")
         comparison = compare_runs(current=results, baseline=baseline)
     manifest: Mapping[str, Any] = results.get("manifest") or {}
-    model: Mapping[str, Any] = manifest.get("model") if isinstance(manifest.get("model"), Mapping) else {}
-    counts = manifest.get("counts") if isinstance(manifest.get("counts"), Mapping) else {}
+    raw_model, raw_counts = manifest.get("model"), manifest.get("counts")
+    model: Mapping[str, Any] = raw_model if isinstance(raw_model, Mapping) else {}
+    counts: Mapping[str, Any] = raw_counts if isinstance(raw_counts, Mapping) else {}
     css, css_hash = _css()
     context = {
         "css": css,
@@ -157,7 +163,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "model": model,
         "model_label": str(model.get("model") or "unknown model"),
         "created_at": str(manifest.get("created_at") or "unknown date"),
-        "rendered_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "rendered_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "status": str(results.get("status") or "unknown"),
         "schema_version": str(results.get("schema_version") or "?"),
         "auditkit_version": str(manifest.get("auditkit_version") or "?"),

@@ -8,9 +8,10 @@ not test at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from auditkit.errors import ConfigError
 from auditkit.resources import package_file

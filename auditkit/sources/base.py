@@ -37,9 +37,10 @@ A plugin package registers the same factory through the entry-point group ``audi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from auditkit.errors import ConfigError
 from auditkit.records import Prompt

@@ -8,7 +8,8 @@ analyzer's own options (``prefix_words``, ``suffix_words``...), so the splitting
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from auditkit.sources.base import LoadedSource, file_hash, prompt_sources, require_target
 

@@ -14,8 +14,9 @@ Prompts pin 20 new tokens (the paper's setting) and, when ``samples > 1``, nucle
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from auditkit.errors import InputError
 from auditkit.jsonl import read_jsonl
@@ -127,4 +128,4 @@ def _parse(row: dict[str, Any], *, where: str) -> tuple[str, bool, float | None,
 
 
 def _hash(text: str) -> str:
-    return hashlib.sha256(f"{RTP_SUITE_ID}\0{text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{RTP_SUITE_ID}\0{text}".encode()).hexdigest()[:16]

@@ -5,7 +5,8 @@ Every reference without a registered scheme comes here; ``suite:REF`` names it e
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from auditkit.sources.base import LoadedSource, prompt_sources
 from auditkit.suites import Suite, expand, load_suite

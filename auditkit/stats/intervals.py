@@ -16,8 +16,8 @@ milliseconds instead of seconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -159,7 +159,7 @@ def wilson_interval(*, successes: int, n: int, confidence: float = 0.95) -> Inte
 
 def bootstrap_mean_interval(
     *,
-    values: Sequence[float],
+    values: Sequence[float] | np.ndarray,
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
@@ -219,8 +219,8 @@ def mean_interval(*, values: Sequence[float], confidence: float = 0.95) -> Inter
 
 def bootstrap_difference_interval(
     *,
-    a: Sequence[float],
-    b: Sequence[float],
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,

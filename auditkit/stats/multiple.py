@@ -12,7 +12,8 @@ process holding a large run's records (and the gate and the bias analyzer call i
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 

@@ -16,8 +16,9 @@ All p-values are two-sided and raw: correct them across the whole run with
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 

@@ -14,7 +14,7 @@ Template wording is not part of the ids, so a reworded prompt keeps its id (cach
 from __future__ import annotations
 
 import itertools
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from auditkit.errors import SuiteError
 from auditkit.records import Message, Prompt

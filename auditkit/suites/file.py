@@ -2,18 +2,19 @@
 
 This module knows the file format (see README, "Suite YAML format") and nothing about includes, rows
 files or expansion (``auditkit.suites.loading`` and ``.expansion`` do those). Every problem is a
-``SuiteError`` that names the file and the line, e.g. ``suites/bad.yaml:14: probes[2] ('occupation'): field 'prompt': Input should be a
-valid string``.
+``SuiteError`` that names the file and the line, e.g.
+``suites/bad.yaml:14: probes[2] ('occupation'): field 'prompt': Input should be a valid string``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -247,11 +248,8 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     node = data
     for part in loc:
         if (
-            isinstance(node, dict)
-            and part in node
-            or isinstance(node, list)
-            and isinstance(part, int)
-            and 0 <= part < len(node)
+            (isinstance(node, dict) and part in node)
+            or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
         ):
             node = node[part]
         elif isinstance(part, str) and part in _known_fields():

@@ -15,9 +15,10 @@ command line too, because a probe pins what its metric needs (memorization: one 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import SuiteError
 from auditkit.resources import data_dir
@@ -189,7 +190,9 @@ def _merge_options(*, suite_file: SuiteFile, includes: list[Suite]) -> dict[str,
     from auditkit.suites.file import display_path
 
     origin: dict[tuple[str, str], tuple[Any, str]] = {}
-    sources = [(suite_file.spec.id, suite_file.display, suite_file.spec.analyzer_options)]
+    sources: list[tuple[str, str, Mapping[str, Mapping[str, Any]]]] = [
+        (suite_file.spec.id, suite_file.display, suite_file.spec.analyzer_options)
+    ]
     sources += [(child.id, display_path(path=child.path), child.analyzer_options) for child in includes]
     merged: dict[str, dict[str, Any]] = {}
     for suite_id, display, options in sources:

@@ -7,9 +7,10 @@ Only data and counting live here; ``auditkit.suites.loading`` builds these recor
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from auditkit.suites.templating import Template

@@ -5,7 +5,8 @@ Imported only once a suite is loaded: it pulls in pydantic (the file schema) and
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from auditkit.errors import SuiteError
 from auditkit.jsonl import read_jsonl
