@@ -16,6 +16,10 @@ from tests.fixtures_engine import FAKES, write_suite  # noqa: F401  (FAKES regis
 from tests.fixtures_http import LoopbackServer, loopback_server  # noqa: F401
 
 
+def _rule(metric: str) -> str:
+    return f'rules:\n  - metric: {metric}\n    comparison: "<="\n    threshold: 0.5\n'
+
+
 def _run(tmp_path: Path, *args: str) -> int:
     return main(["run", *args, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c.sqlite"), "--no-report"])
 
@@ -104,7 +108,7 @@ def test_policy_metric_typo_is_exit_2_not_a_failed_gate(tmp_path: Path, capsys: 
     from tests.fixtures_gate import simulate_run, write_policy, write_run
 
     run = write_run(tmp_path / "run", simulate_run(seed=1))
-    policy = write_policy(tmp_path, "rules:\n  - metric: toxicity.toxic_fractoin\n    comparison: \"<=\"\n    threshold: 0.5\n")
+    policy = write_policy(tmp_path, _rule("toxicity.toxic_fractoin"))
     assert main(["gate", str(run), "--policy", str(policy)]) == 2
     err = capsys.readouterr().err
     assert "did you mean toxicity.toxic_fraction?" in err and "not a failed gate" in err
@@ -179,7 +183,7 @@ def test_junit_file_attribute_is_relative(tmp_path: Path, monkeypatch: pytest.Mo
 
     run = write_run(tmp_path / "run", simulate_run(seed=1))
     (tmp_path / "ci").mkdir()
-    policy = write_policy(tmp_path / "ci", "rules:\n  - metric: toxicity.toxic_fraction\n    comparison: \"<=\"\n    threshold: 0.5\n")
+    policy = write_policy(tmp_path / "ci", _rule("toxicity.toxic_fraction"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # the policy is outside the working directory
@@ -193,7 +197,7 @@ def test_second_gate_says_it_overwrote_the_first(tmp_path: Path, capsys: pytest.
     from tests.fixtures_gate import simulate_run, write_policy, write_run
 
     run = write_run(tmp_path / "run", simulate_run(seed=1))
-    policy = write_policy(tmp_path, "rules:\n  - metric: toxicity.toxic_fraction\n    comparison: \"<=\"\n    threshold: 0.5\n")
+    policy = write_policy(tmp_path, _rule("toxicity.toxic_fraction"))
     assert main(["gate", str(run), "--policy", str(policy)]) == 0
     assert "overwrote" not in capsys.readouterr().err
     assert main(["gate", str(run), "--policy", str(policy)]) == 0

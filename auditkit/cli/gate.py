@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -67,7 +68,7 @@ def gate(
     typer.echo(f"The gate passed ({decision.policy}): {counts}.")
 
 
-def _earlier_gate(data: dict, *, run_dir: Path, junit: Path | None, summary: Path | None) -> str:
+def _earlier_gate(data: Mapping[str, Any], *, run_dir: Path, junit: Path | None, summary: Path | None) -> str:
     """What an earlier gate left that this one replaces, e.g. "results.json's gate (policy release), junit.xml"."""
     from auditkit.gate.outputs import JUNIT_FILE, SUMMARY_FILE
 

@@ -82,7 +82,7 @@ def _options(model: type | None, *, flag: str) -> list[str]:
 
     if model is None:
         return ["options    (not declared: the plugin validates its own options)"]
-    rows = option_rows(model=model)  # type: ignore[arg-type]
+    rows = option_rows(model=model)
     if not rows:
         return ["options    none"]
     lines = [f"options ({flag})"]

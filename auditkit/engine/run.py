@@ -63,7 +63,6 @@ from auditkit.engine.executor import (
 from auditkit.engine.manifest import build_manifest, utc_now
 from auditkit.engine.plan import AuditRequest, Plan, build_plan
 from auditkit.engine.progress import Progress
-from auditkit.engine.watch import RequestWatcher, common_errors
 from auditkit.engine.results import (
     OUTPUTS_FILE,
     RESULTS_FILE,
@@ -81,6 +80,7 @@ from auditkit.engine.run_records import (
     Workers,
     Written,
 )
+from auditkit.engine.watch import RequestWatcher, common_errors
 from auditkit.errors import ConfigError, ErrorBudgetExceeded, InputError
 from auditkit.records import Generation, Score
 
