@@ -15,7 +15,8 @@ without ``/completions``; ``endpoint=completions`` refuses chat prompts. The cho
 Options (``--model-arg``): ``base_url`` (default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1),
 ``api_key_env`` (name of the variable holding the key, default ``OPENAI_API_KEY``), ``endpoint``
 (``auto``, the default, ``chat`` or ``completions``), ``timeout`` (s per request, default 60),
-``max_retries`` (default 5), ``concurrency`` (requests in flight, default 8), ``backoff`` (first retry wait in s, default 0.5),
+``max_retries`` (default 5), ``concurrency`` (requests in flight, default 8), ``backoff`` (first retry
+wait in s, default 0.5),
 ``max_retry_after`` (cap on a server's Retry-After, default 60 s) and ``param.NAME=VALUE`` (extra body
 fields, VALUE parsed as JSON when it parses, e.g. ``param.frequency_penalty=0.5``).
 
