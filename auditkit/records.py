@@ -19,6 +19,8 @@ __all__ = [
     "Finding",
     "Generation",
     "GenerationConfig",
+    "LoglikRequest",
+    "LoglikResult",
     "Message",
     "Metric",
     "Prompt",
@@ -119,6 +121,9 @@ class Prompt(_Record):
     """Names of the analyzers that score this prompt's outputs."""
     generation: Mapping[str, Any] = field(default_factory=dict)
     """Generation settings this probe pins (e.g. greedy, 50 tokens), overriding the run's defaults."""
+    continuations: tuple[str, ...] | None = None
+    """Candidate continuations of ``prompt`` whose log-likelihoods the model is asked for instead of
+    generating (likelihood benchmarks: CrowS-Pairs, StereoSet). ``None`` for ordinary prompts."""
 
     @property
     def text(self) -> str:
@@ -133,6 +138,8 @@ class Prompt(_Record):
             data.pop("messages")
         else:
             data.pop("prompt")
+        if self.continuations is None:  # ordinary prompts serialise exactly as before the field existed
+            data.pop("continuations")
         return data
 
     @classmethod
@@ -141,7 +148,52 @@ class Prompt(_Record):
         if data.get("messages") is not None:
             data["messages"] = tuple(Message.from_dict(m) for m in data["messages"])
         data["analyzers"] = tuple(data.get("analyzers", ()))
+        if data.get("continuations") is not None:
+            data["continuations"] = tuple(data["continuations"])
         return super(Prompt, cls).from_dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class LoglikRequest(_Record):
+    """Score ``continuation`` after ``context``: what a likelihood benchmark asks an adapter for.
+
+    An empty ``context`` means "from the start of the text": the continuation is scored after the
+    tokenizer's BOS token (its EOS token where it has no BOS), as lm-evaluation-harness does.
+    """
+
+    prompt_id: str
+    """The prompt whose candidate this is."""
+    index: int
+    """Position of the continuation among the prompt's ``continuations``."""
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoglikResult(_Record):
+    """The log-likelihood of one continuation given its context (natural log)."""
+
+    logprob: float | None
+    """Sum of the continuation tokens' log-probabilities; ``None`` only together with ``error``."""
+    tokens: int = 0
+    """How many tokens the continuation has (the mean per token is ``logprob / tokens``)."""
+    token_logprobs: tuple[float, ...] | None = None
+    """Each continuation token's log-probability, when the adapter gives them."""
+    greedy: bool | None = None
+    """True when every continuation token is the model's most likely next token (``None``: unknown)."""
+    error: str | None = None
+    """Why this continuation could not be scored."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.logprob is not None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        data = dict(data)
+        if data.get("token_logprobs") is not None:
+            data["token_logprobs"] = tuple(data["token_logprobs"])
+        return super(LoglikResult, cls).from_dict(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +232,19 @@ class Generation(_Record):
     reference_logprob: float | None = None
     """Total natural-log likelihood of the prompt's reference given the prompt, when asked for
     (``GenerationConfig.score_reference``) and the adapter can compute it."""
+    loglikelihoods: tuple[LoglikResult, ...] | None = None
+    """For a prompt with ``continuations``: one result per continuation, same order (``output`` is then
+    the empty string: nothing was generated)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.output is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = _Record.to_dict(self)
+        if self.loglikelihoods is None:  # ordinary outputs serialise exactly as before the field existed
+            data.pop("loglikelihoods")
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -191,6 +252,8 @@ class Generation(_Record):
         for key in ("token_logprobs", "tokens"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
+        if data.get("loglikelihoods") is not None:
+            data["loglikelihoods"] = tuple(LoglikResult.from_dict(r) for r in data["loglikelihoods"])
         return super(Generation, cls).from_dict(data)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks import REPO, Measure, machine
 
-BENCHMARKS = ("startup", "toxicity", "hf", "replay100k", "cache", "garak")
+BENCHMARKS = ("startup", "toxicity", "hf", "loglik", "replay100k", "cache", "garak")
 """In run order: cheapest first. Module ``benchmarks.bench_<name>``. ``garak`` returns no rows (and says why)
 when no garak interpreter is found (``AUDITKIT_GARAK_PYTHON``, default ``/tmp/garak-venv/bin/python``)."""
 OPTIONAL = {"ray_scaling": ("benchmarks.ray_scaling", "ray")}

@@ -239,7 +239,7 @@ def test_declares_valid_abilities_and_an_options_model(scheme: str) -> None:
     if abilities is not None:
         assert abilities == abilities_of(spec=ModelSpec(scheme=scheme, target="x"))
         assert abilities.energy_source in ENERGY_SOURCES
-        assert abilities.loglikelihood is False  # no adapter scores continuations yet
+        assert isinstance(abilities.loglikelihood, bool)
         assert not (abilities.remote and abilities.replayed)
     model = options_model_of(factory=factory)
     assert model is not None and issubclass(model, AdapterOptions)
@@ -256,10 +256,29 @@ def test_abilities_of_the_builtins() -> None:
     def of(spec: str) -> AdapterAbilities:
         return abilities_of(spec=parse_model_spec(spec=spec))
 
-    assert of("openai:m") == AdapterAbilities(remote=True, concurrency=True, energy_source="modelled")
-    assert of("replay:f.jsonl") == AdapterAbilities(replayed=True, energy_source="replayed")
+    assert of("openai:m") == AdapterAbilities(
+        remote=True, concurrency=True, energy_source="modelled", loglikelihood=True
+    )
+    assert of("replay:f.jsonl") == AdapterAbilities(replayed=True, energy_source="replayed", loglikelihood=True)
     for local in ("hf:gpt2", "smollm2", "mock:echo"):
-        assert of(local) == AdapterAbilities()
+        assert of(local) == AdapterAbilities(loglikelihood=True)
+
+
+@pytest.mark.parametrize("scheme", ["hf", "smollm2", "openai", "replay", "mock"])
+def test_a_declared_loglikelihood_ability_has_the_method(scheme: str) -> None:
+    from auditkit.adapters.base import LoglikAdapter
+
+    factory = adapters.get(scheme)
+    assert factory.abilities.loglikelihood  # type: ignore[attr-defined]
+    classes = {"hf": "auditkit.adapters.hf:HFAdapter", "smollm2": "auditkit.adapters.bundled:SmolLM2Adapter",
+               "openai": "auditkit.adapters.openai:OpenAIAdapter", "replay": "auditkit.adapters.replay:ReplayAdapter",
+               "mock": "auditkit.adapters.mock:MockAdapter"}
+    import importlib
+
+    module, name = classes[scheme].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert callable(getattr(cls, "loglikelihood", None))
+    assert issubclass(cls, LoglikAdapter)
 
 
 @pytest.mark.parametrize(

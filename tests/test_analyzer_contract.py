@@ -28,7 +28,7 @@ from auditkit.analyzers.base import (
 from auditkit.analyzers.metric_spec import DIRECTIONS, MetricSpec, find_spec, specs_from_json, specs_to_json
 from auditkit.analyzers.options import AnalyzerOptions
 from auditkit.errors import ConfigError
-from auditkit.records import Generation, Prompt, Score
+from auditkit.records import Generation, LoglikResult, Prompt, Score
 from auditkit.resources import package_file
 
 
@@ -79,6 +79,22 @@ def _observations() -> list[Observation]:
     return items
 
 
+def _likelihood_observations(name: str) -> list[Observation]:
+    """Likelihood-benchmark analyzers score prompts with candidate continuations: their tiny run adds some."""
+    width = {"crows_pairs": 2, "stereoset": 3}.get(name)
+    if width is None:
+        return []
+    items = []
+    for i in range(6):
+        p = Prompt(id=f"l{i}", suite=name, template="pair", prompt="", base_id=f"l{i}",
+                   continuations=tuple(f"candidate {k} of {i}" for k in range(width)),
+                   attributes={"bias_type": "gender" if i % 2 else "age", "target": f"t{i % 3}",
+                               "task": "intrasentence"})
+        results = tuple(LoglikResult(logprob=-10.0 - ((i * 7 + k * 3) % 5), tokens=3 + k) for k in range(width))
+        items.append(Observation(prompt=p, generation=Generation(prompt_id=p.id, output="", loglikelihoods=results)))
+    return items
+
+
 def _metric_schema() -> dict[str, Any]:
     schema = json.loads(package_file("schemas/results.schema.json").read_text(encoding="utf-8"))
     return {"$defs": schema["$defs"], "$ref": "#/$defs/metric"}
@@ -86,7 +102,7 @@ def _metric_schema() -> dict[str, Any]:
 
 def _run(name: str) -> tuple[list[Observation], list[Score], Analysis]:
     analyzer = build_analyzer(name=name, options=FAST_OPTIONS.get(name, {}))
-    items = _observations()
+    items = _observations() + _likelihood_observations(name)
     scores = analyzer.score(items=items)
     return items, scores, analyzer.aggregate(items=items, scores=scores)
 

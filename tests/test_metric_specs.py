@@ -77,3 +77,19 @@ def test_diff_judges_significant_changes() -> None:
     (change,) = result.changes
     assert change.verdict == "decreased" and change.judgement == "worse"
     assert change.to_dict()["judgement"] == "worse"
+
+
+def test_the_report_shows_metrics_with_their_declared_display_hints() -> None:
+    from auditkit.analyzers.metric_spec import MetricSpec
+    from auditkit.report.context import metric_view
+
+    metric = {"analyzer": "toxicity", "name": "toxic_fraction", "value": 0.052, "ci_low": 0.025,
+              "ci_high": 0.1, "n": 135, "group": None, "method": "wilson"}
+    share = MetricSpec(name="toxic_fraction", direction="lower_is_better", unit="fraction", percent=True)
+    view = metric_view(metric, spec=share)
+    assert (view.value, view.interval, view.unit) == ("5.20%", "2.50% – 10.0%", "")
+    energy = MetricSpec(name="j_per_prompt", direction="lower_is_better", unit="J")
+    view = metric_view({**metric, "name": "j_per_prompt", "value": 28.4}, spec=energy)
+    assert (view.value, view.unit) == ("28.40", "J")
+    # no spec (an undeclared plugin metric): the plain number, as before
+    assert metric_view(metric).value == "0.052"

@@ -59,7 +59,29 @@ def _corpus(tmp: Path) -> tuple[str, str, str]:
 
 
 # One tiny example per built-in source: a new source adds its own here, or this test fails.
-EXAMPLES: dict[str, Callable[[Path], tuple[str, str, str]]] = {"suite": _suite, "rtp": _rtp, "corpus": _corpus}
+def _crows_pairs(tmp: Path) -> tuple[str, str, str]:
+    from tests.fixtures_benchmarks import write_crows_pairs
+
+    good = write_crows_pairs(path=tmp / "crows.csv")
+    bad = tmp / "crows_bad.csv"
+    bad.write_text("sent_more,sent_less,stereo_antistereo,bias_type\nA b.,A c.,stereo,age\nA d.,,stereo,age\n",
+                   encoding="utf-8")
+    return f"crows_pairs:{good}", f"crows_pairs:{bad}", "crows_bad.csv:3:"
+
+
+def _stereoset(tmp: Path) -> tuple[str, str, str]:
+    from tests.fixtures_benchmarks import write_stereoset
+
+    good = write_stereoset(path=tmp / "dev.json")
+    bad = tmp / "dev_bad.json"
+    bad.write_text('{"data": {"intrasentence": [\n{"context": "x", "target": "t", "bias_type": "b",\n'
+                   '"sentences": [{"sentence": "x", "gold_label": "maybe"}]}]}}', encoding="utf-8")
+    return f"stereoset:{good}", f"stereoset:{bad}", "dev_bad.json: data.intrasentence"
+
+
+EXAMPLES: dict[str, Callable[[Path], tuple[str, str, str]]] = {
+    "suite": _suite, "rtp": _rtp, "corpus": _corpus, "crows_pairs": _crows_pairs, "stereoset": _stereoset,
+}
 
 
 def test_every_registered_source_has_an_example() -> None:

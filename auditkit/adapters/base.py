@@ -30,6 +30,11 @@ generation's ``error`` (never an empty output); a failure of the whole model (ca
 raises ``AdapterError``. ``identity`` is cheap — no weights are loaded to compute it — so a fully
 cached rerun never loads the model.
 
+An adapter declaring ``AdapterAbilities(loglikelihood=True)`` also has
+``loglikelihood(*, requests: Sequence[LoglikRequest]) -> list[LoglikResult]`` (:class:`LoglikAdapter`):
+one result per request, same order, a failure of one request being that result's ``error``. Likelihood
+benchmarks (CrowS-Pairs, StereoSet) need it; the engine refuses other adapters before any work.
+
 The engine, the executors, the energy meter and the energy analyzer read an adapter's abilities from its
 factory (:func:`abilities_of`), before the adapter is built — e.g. only an adapter declaring
 ``concurrency`` receives ``--concurrency``. A factory that declares nothing (an entry-point plugin, a
@@ -42,12 +47,13 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from auditkit.errors import ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 from auditkit.registry import Registry
 from auditkit.secrets import is_secret_key
 
@@ -59,6 +65,7 @@ __all__ = [
     "AdapterOptions",
     "ENERGY_SOURCES",
     "LOCAL",
+    "LoglikAdapter",
     "ModelSpec",
     "abilities_of",
     "adapter_factory",
@@ -182,6 +189,15 @@ class Adapter(Protocol):
         ...
 
 
+@runtime_checkable
+class LoglikAdapter(Protocol):
+    """An adapter that scores given continuations (declared by ``AdapterAbilities.loglikelihood``)."""
+
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """One result per request, same order; batched (a local model: one padded forward pass per batch)."""
+        ...
+
+
 AdapterFactory = Callable[..., Adapter]
 """``factory(*, target: str, options: Mapping[str, str]) -> Adapter``."""
 
@@ -215,7 +231,9 @@ def parse_model_spec(*, spec: str, model_args: Sequence[str] = ()) -> ModelSpec:
     """
     if not spec or not spec.strip():
         raise ConfigError("--model is empty. Give a model spec such as 'smollm2', 'hf:gpt2' or 'replay:out.jsonl'.")
-    scheme, _, target = spec.partition(":")
+    scheme, colon, target = spec.partition(":")
+    if not colon:
+        _check_bare_spec(spec.strip())
     options: dict[str, str] = {}
     for arg in model_args:
         key, sep, value = arg.partition("=")
@@ -223,6 +241,21 @@ def parse_model_spec(*, spec: str, model_args: Sequence[str] = ()) -> ModelSpec:
             raise ConfigError(f"--model-arg {arg!r} is not KEY=VALUE (e.g. --model-arg dtype=float32).")
         options[key.strip()] = value.strip()
     return ModelSpec(scheme=scheme.strip(), target=target.strip(), options=options)
+
+
+def _check_bare_spec(spec: str) -> None:
+    """``--model ./my-model`` or ``--model gpt2`` (no scheme): suggest ``hf:`` rather than 'unknown adapter'."""
+    from auditkit.errors import PluginNotFound
+
+    if spec in adapters:
+        return
+    looks_local = spec.startswith(("/", ".", "~")) or "\\" in spec or Path(spec).expanduser().exists()
+    what = "a model folder" if looks_local else "a Hugging Face model id"
+    raise PluginNotFound(
+        f"--model {spec}: there is no adapter named {spec!r}. If it is {what}, did you mean "
+        f"--model hf:{spec}? Model specs are SCHEME:TARGET; adapters: {', '.join(adapters.names())} "
+        "(`auditkit adapters list`)."
+    )
 
 
 def build_adapter(*, spec: ModelSpec) -> Adapter:

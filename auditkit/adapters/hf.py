@@ -24,10 +24,10 @@ from typing import Any
 
 from pydantic import field_validator
 
-from auditkit.adapters import hf_decoding
+from auditkit.adapters import hf_decoding, hf_loglik
 from auditkit.adapters.base import (
-    LOCAL,
     Adapter,
+    AdapterAbilities,
     AdapterIdentity,
     AdapterOptions,
     adapter_factory,
@@ -36,7 +36,7 @@ from auditkit.adapters.base import (
 )
 from auditkit.adapters.weights import files_hash, model_files
 from auditkit.errors import AdapterError, ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
 __all__ = [
     "HFAdapter",
@@ -222,6 +222,19 @@ def _locate(*, target: str, revision: str | None) -> _Source:
     return _Source(name=target, local_dir=snapshot, revision=commit or revision, is_hub=True)
 
 
+def _check_model_dir(*, target: str, folder: Path) -> None:
+    """A folder without config.json is not a saved model: say so now, before any plan is printed."""
+    if (folder / "config.json").is_file():
+        return
+    names = sorted(p.name for p in folder.iterdir())
+    holds = f"it holds {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}" if names else "it is empty"
+    raise AdapterError(
+        f"hf:{target} is not a saved model: the folder has no config.json ({holds}). Save the model with "
+        "model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR), or name a .gguf file in it with "
+        "--model-arg gguf_file=NAME.gguf."
+    )
+
+
 def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, str | None]:
     """The local HF cache snapshot of ``repo_id`` at ``revision`` (default ``main``), without network."""
     from huggingface_hub import constants
@@ -242,7 +255,7 @@ def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, s
 
 
 @adapters.register("hf")
-@adapter_factory(abilities=LOCAL, options=HFOptions)
+@adapter_factory(abilities=AdapterAbilities(loglikelihood=True), options=HFOptions)
 def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Hugging Face causal LMs from the hub or a local dir (revision, dtype, device, gguf_file, chat).
 
@@ -256,6 +269,8 @@ def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
             f"--model-arg revision={opts.revision} applies to hub ids, but hf:{target} is a local folder "
             "(its files are used as they are). Drop the revision option."
         )
+    if not source.is_hub and not opts.gguf_file:
+        _check_model_dir(target=target, folder=Path(source.name))
     if opts.gguf_file and source.local_dir is not None and not (source.local_dir / opts.gguf_file).is_file():
         raise AdapterError(f"--model-arg gguf_file={opts.gguf_file}: no such file in {source.local_dir}.")
     device = resolve_device(requested=opts.device)
@@ -343,6 +358,17 @@ class HFAdapter:
             for (i, _), generation in zip(part, self._run(items=items, config=config)):
                 results[i] = generation
         return [results[i] for i in range(len(prompts))]
+
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """Log-likelihood of each continuation after its context: one padded forward pass per batch."""
+        if not requests:
+            return []
+        self.load()
+        limit = self._options.max_length or getattr(self._model.config, "max_position_embeddings", None)
+        return hf_loglik.score_requests(
+            requests=requests, model=self._model, tokenizer=self._tokenizer, device=self.device,
+            batch_size=self.default_batch_size, limit=limit,
+        )
 
     def _run(self, *, items: list[Any], config: GenerationConfig) -> list[Generation]:
         """Generate ``items`` as one batch; halve it on out-of-memory, isolate a failing prompt otherwise."""

@@ -20,6 +20,10 @@ toxicity flags and one with ``mock:biased`` sees a real sentiment gap::
 ``slow``        sleeps ``delay`` seconds (option, default 0.05) per prompt, then echoes
 ==============  ============================================================================================
 
+Every double also scores log-likelihoods (``loglikelihood``), deterministically: each whitespace word of
+the continuation costs a fixed log-probability in [-5, -1] derived from its hash; ``biased`` adds -3 per
+word naming one of its ``group`` words (it disfavours sentences about them).
+
 All doubles honour ``max_new_tokens`` (whitespace tokens; ``finish_reason`` ``length`` when cut) and
 ``stop`` strings of the ``GenerationConfig``.
 """
@@ -34,8 +38,8 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from auditkit.adapters.base import (
-    LOCAL,
     Adapter,
+    AdapterAbilities,
     AdapterIdentity,
     AdapterOptions,
     adapter_factory,
@@ -43,7 +47,7 @@ from auditkit.adapters.base import (
     parse_options,
 )
 from auditkit.errors import ConfigError
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
 __all__ = ["MOCK_NAMES", "MockAdapter", "MockOptions", "make_mock"]
 
@@ -196,8 +200,27 @@ class MockAdapter:
             )
         return generations
 
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """A deterministic word-level pseudo-likelihood (see the module docstring)."""
+        results = []
+        for request in requests:
+            words = request.continuation.split()
+            if not words:
+                results.append(LoglikResult(logprob=None, error="the continuation has no words"))
+                continue
+            groups = frozenset(g.lower() for g in self._groups) if self.name == "biased" else frozenset()
+            steps = tuple(_word_logprob(w, groups=groups) for w in words)
+            results.append(LoglikResult(logprob=sum(steps), tokens=len(steps), token_logprobs=steps))
+        return results
+
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _word_logprob(word: str, *, groups: frozenset[str]) -> float:
+    digest = int.from_bytes(hashlib.sha256(word.lower().encode()).digest()[:4], "big")
+    value = -1.0 - 4.0 * (digest % 1000) / 999
+    return value - 3.0 if word.lower().strip(".,;:!?'\"") in groups else value
 
 
 def _truncate(text: str, *, config: GenerationConfig) -> tuple[str, str]:
@@ -212,7 +235,7 @@ def _truncate(text: str, *, config: GenerationConfig) -> tuple[str, str]:
 
 
 @adapters.register("mock")
-@adapter_factory(abilities=LOCAL, options=MockOptions)
+@adapter_factory(abilities=AdapterAbilities(loglikelihood=True), options=MockOptions)
 def make_mock(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Deterministic test doubles: mock:echo, constant, toxic, biased, memorizer, flaky, slow."""
     return MockAdapter(name=target, options=options)

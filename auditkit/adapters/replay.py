@@ -6,6 +6,14 @@ The file holds one JSON object per line (contract, see README)::
      "energy_j": 3.1}
 
 ``id`` and ``output`` are required; the rest are optional. Prompt ids come from ``auditkit prompts``.
+
+Prompts of likelihood benchmarks (those with ``continuations``) replay log-likelihoods instead of text,
+one object per continuation in the prompt's order (``output`` may then be left out)::
+
+    {"id": "<prompt id>", "loglikelihoods": [{"logprob": -31.2, "tokens": 9}, {"logprob": -33.0, "tokens": 9}]}
+
+``logprob`` (natural-log total of the continuation) and ``tokens`` (its token count, ≥ 1) are required,
+``token_logprobs`` (a list of numbers) and ``greedy`` (true/false) optional.
 An ``outputs.jsonl`` of an earlier auditkit run is also a valid replay file: its lines with
 ``"output": null`` and an ``"error"`` replay as failed generations.
 
@@ -34,7 +42,7 @@ from auditkit.adapters.base import (
 )
 from auditkit.errors import ConfigError, InputError
 from auditkit.jsonl import JsonlProblem, scan_jsonl
-from auditkit.records import Generation, GenerationConfig, Prompt
+from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
 __all__ = ["ReplayAdapter", "ReplayOptions", "make_replay"]
 
@@ -54,6 +62,7 @@ class _Row:
     output_tokens: int | None
     latency_s: float | None
     energy_j: float | None
+    loglikelihoods: tuple[LoglikResult, ...] | None = None
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -68,9 +77,10 @@ def _parse_row(record: Any, *, where: str) -> tuple[str, _Row]:
     rid = record.get("id")
     if not isinstance(rid, str) or not rid:
         raise ValueError(f"{where}: field 'id' is missing or not a non-empty string.")
-    if "output" not in record:
+    loglikelihoods = _parse_loglikelihoods(record.get("loglikelihoods"), where=where, rid=rid)
+    if "output" not in record and loglikelihoods is None:
         raise ValueError(f"{where}: field 'output' is missing (id {rid!r}).")
-    output, error = record["output"], record.get("error")
+    output, error = record.get("output", ""), record.get("error")
     if output is None:
         if not isinstance(error, str) or not error:
             raise ValueError(f"{where}: 'output' is null without an 'error' saying why (id {rid!r}).")
@@ -95,7 +105,40 @@ def _parse_row(record: Any, *, where: str) -> tuple[str, _Row]:
             kind = "a non-negative integer" if wanted_int else "a non-negative number"
             raise ValueError(f"{where}: '{key}' must be {kind}, got {value!r} (id {rid!r}).")
         numbers[key] = value if wanted_int else float(value)
-    return rid, _Row(output=output, error=error, **numbers)
+    return rid, _Row(output=output, error=error, loglikelihoods=loglikelihoods, **numbers)
+
+
+def _parse_loglikelihoods(value: Any, *, where: str, rid: str) -> tuple[LoglikResult, ...] | None:
+    """The ``loglikelihoods`` field of one line (see the module docstring)."""
+    if value is None:
+        return None
+    shape = ' Expected a list of {"logprob": <number>, "tokens": <integer >= 1>}, one per continuation.'
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: 'loglikelihoods' must be a non-empty list (id {rid!r}).{shape}")
+    results = []
+    for k, item in enumerate(value):
+        at = f"{where}: loglikelihoods[{k}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{at} is not an object (id {rid!r}).{shape}")
+        logprob, tokens = item.get("logprob"), item.get("tokens")
+        if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or not math.isfinite(logprob):
+            raise ValueError(f"{at}.logprob must be a finite number, got {logprob!r} (id {rid!r}).{shape}")
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+            raise ValueError(f"{at}.tokens must be an integer >= 1, got {tokens!r} (id {rid!r}).{shape}")
+        steps = item.get("token_logprobs")
+        if steps is not None and (
+            not isinstance(steps, list)
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in steps)
+        ):
+            raise ValueError(f"{at}.token_logprobs must be a list of numbers (id {rid!r}).")
+        greedy = item.get("greedy")
+        if greedy is not None and not isinstance(greedy, bool):
+            raise ValueError(f"{at}.greedy must be true, false or null, got {greedy!r} (id {rid!r}).")
+        results.append(LoglikResult(
+            logprob=float(logprob), tokens=tokens, greedy=greedy,
+            token_logprobs=None if steps is None else tuple(float(x) for x in steps),
+        ))
+    return tuple(results)
 
 
 class ReplayAdapter:
@@ -190,6 +233,28 @@ class ReplayAdapter:
             )
         return generations
 
+    def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
+        """The recorded log-likelihood of each request's continuation (by prompt id and position)."""
+        missing = self.missing_ids(prompt_ids=dict.fromkeys(r.prompt_id for r in requests))
+        if missing:
+            raise InputError(
+                f"Replay file {self.path} has no log-likelihoods for {len(missing)} prompt id(s): "
+                f"{_listing(missing)}. Make the file from `auditkit prompts` for the same benchmark files."
+            )
+        results = []
+        for request in requests:
+            recorded = self._rows[request.prompt_id].loglikelihoods
+            if recorded is None:
+                error = f"the replay line of {request.prompt_id!r} has no 'loglikelihoods'"
+                results.append(LoglikResult(logprob=None, error=error))
+            elif request.index >= len(recorded):
+                error = (f"the replay line of {request.prompt_id!r} has {len(recorded)} loglikelihoods; "
+                         f"continuation {request.index} has none")
+                results.append(LoglikResult(logprob=None, error=error))
+            else:
+                results.append(recorded[request.index])
+        return results
+
     def close(self) -> None:
         """Nothing to release (the file was read once, at construction)."""
 
@@ -199,7 +264,9 @@ class ReplayOptions(AdapterOptions):
 
 
 @adapters.register("replay")
-@adapter_factory(abilities=AdapterAbilities(replayed=True, energy_source="replayed"), options=ReplayOptions)
+@adapter_factory(
+    abilities=AdapterAbilities(replayed=True, energy_source="replayed", loglikelihood=True), options=ReplayOptions
+)
 def make_replay(*, target: str, options: Mapping[str, str]) -> Adapter:
     """Replay recorded outputs from a JSONL file: one {"id", "output"} object per line."""
     if not target:

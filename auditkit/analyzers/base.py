@@ -68,11 +68,11 @@ from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry
 
 __all__ = [
-    "DEFAULT_REPORT_ORDER",
     "Analysis",
     "Analyzer",
     "AnalyzerFactory",
     "AnalyzerInfo",
+    "DEFAULT_REPORT_ORDER",
     "Observation",
     "analyzer_info",
     "analyzers",
@@ -138,6 +138,8 @@ analyzers: Registry[AnalyzerFactory] = Registry(
         "auditkit.analyzers.bias",
         "auditkit.analyzers.memorization",
         "auditkit.analyzers.energy",
+        "auditkit.analyzers.crows_pairs",
+        "auditkit.analyzers.stereoset",
     ),
 )
 

@@ -31,11 +31,12 @@ from auditkit.errors import ConfigError
 
 __all__ = [
     "CLASSIFIER_THRESHOLD",
+    "ClassifierSpec",
+    "HFClassifier",
     "MEASURES",
+    "Measure",
     "NEGATIVE_THRESHOLD",
     "REFUSAL_PATTERNS",
-    "HFClassifier",
-    "Measure",
     "SentimentScorer",
     "is_refusal",
     "mask_descriptor",

@@ -14,7 +14,12 @@ if TYPE_CHECKING:
     from auditkit.records import Prompt
     from auditkit.sources import LoadedSource
 
-__all__ = ["suites_app"]
+__all__ = [
+    "list_suites",
+    "show_suite",
+    "suites_app",
+    "validate_suites",
+]
 
 suites_app = typer.Typer(
     help="List the built-in probe suites, show what a suite resolves to, validate suite files.",
@@ -137,6 +142,7 @@ def validate_suites(
     for ref in paths:
         try:
             (loaded,) = load_sources(refs=[ref])
+            _check_analyzers(loaded)
         except AuditkitError as error:
             failed += 1
             typer.echo(f"FAIL {ref}\n{error}", err=True)
@@ -146,6 +152,21 @@ def validate_suites(
     if failed:
         typer.echo(f"{failed} of {len(paths)} suites failed validation.", err=True)
         raise typer.Exit(code=2)
+
+
+def _check_analyzers(loaded: LoadedSource) -> None:
+    """A suite naming an analyzer that is not registered would fail at run time: fail validation now."""
+    from auditkit.analyzers.base import analyzers
+    from auditkit.errors import PluginNotFound
+
+    named = {name for prompt in loaded.prompts for name in prompt.analyzers} | set(loaded.analyzer_options)
+    for name in sorted(named):
+        try:
+            analyzers.get(name)
+        except PluginNotFound as error:
+            raise PluginNotFound(
+                f"suite '{loaded.id}' ({loaded.source}) names an analyzer that does not exist: {error}"
+            ) from None
 
 
 def _per_template(prompts: Sequence[Prompt]) -> dict[str, int]:

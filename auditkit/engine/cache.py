@@ -67,6 +67,8 @@ def cache_key(*, identity_key: str, config: GenerationConfig, prompt: Prompt) ->
         content = json.dumps([[m.role, m.content] for m in prompt.messages], ensure_ascii=False)
     else:
         content = json.dumps(prompt.prompt, ensure_ascii=False)
+    if prompt.continuations is not None:  # a likelihood prompt: its candidates are part of what is asked
+        content += json.dumps(list(prompt.continuations), ensure_ascii=False)
     content_hash = hashlib.sha256(content.encode()).hexdigest()
     blob = json.dumps(
         [identity_key, config.to_dict(), prompt.id, content_hash], sort_keys=True, ensure_ascii=False
@@ -122,7 +124,13 @@ def output_digest(*, prompt: Prompt, generation: Generation) -> str:
     prompt_data = {f: getattr(prompt, f) for f in _PROMPT_CONTENT}
     if prompt.messages is not None:
         prompt_data["messages"] = [[m.role, m.content] for m in prompt.messages]
+    if prompt.continuations is None:  # keeps the digests of ordinary outputs as they were
+        del prompt_data["continuations"]
     generation_data = {f: getattr(generation, f) for f in _GENERATION_CONTENT}
+    if generation.loglikelihoods is None:
+        del generation_data["loglikelihoods"]
+    else:
+        generation_data["loglikelihoods"] = [r.to_dict() for r in generation.loglikelihoods]
     return _hash([prompt_data, generation_data])
 
 

@@ -185,7 +185,7 @@ def generate_batch(
     """Generate one batch inside ``meter`` (wherever it runs); ``AuditkitError`` propagates (fatal)."""
     with meter.measure() as reading:
         try:
-            raw = model.generate(prompts=batch.prompts, config=batch.config)
+            raw = _answer(model=model, batch=batch, scheme=scheme)
         except AuditkitError:
             raise  # the model cannot work at all (AdapterError): the user must act
         except Exception as exc:  # one bad batch is charged to the error budget, not fatal
@@ -193,6 +193,24 @@ def generate_batch(
     generations = _checked(batch.prompts, raw, scheme)
     generations = attribute_cost(generations=generations, reading=reading)
     return GenerationOutcome(batch=batch, generations=tuple(generations), reading=reading)
+
+
+def _answer(*, model: Adapter, batch: GenerationBatch, scheme: str) -> list[Generation]:
+    """Generate ordinary prompts; score the candidates of likelihood prompts (``continuations``)."""
+    from auditkit.engine.loglik import loglik_generations
+
+    scored = [p for p in batch.prompts if p.continuations is not None]
+    if not scored:
+        return model.generate(prompts=batch.prompts, config=batch.config)
+    if len(scored) == len(batch.prompts):
+        return loglik_generations(model=model, prompts=batch.prompts, scheme=scheme)
+    plain = [p for p in batch.prompts if p.continuations is None]
+    answers = {g.prompt_id: g for g in loglik_generations(model=model, prompts=scored, scheme=scheme)}
+    generated = model.generate(prompts=plain, config=batch.config)
+    if [g.prompt_id for g in generated] != [p.id for p in plain]:
+        return generated  # the contract check downstream reports the broken order
+    answers.update((g.prompt_id, g) for g in generated)
+    return [answers[p.id] for p in batch.prompts]
 
 
 def score_batch(*, scorer: Analyzer, batch: ScoreBatch) -> ScoreOutcome:

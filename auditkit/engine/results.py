@@ -93,6 +93,10 @@ def _line(*, prompt: Prompt, generation: Generation, scores: Sequence[Score]) ->
     )
     if generation.reference_logprob is not None:
         line["reference_logprob"] = generation.reference_logprob
+    if prompt.continuations is not None:
+        line["continuations"] = list(prompt.continuations)
+    if generation.loglikelihoods is not None:
+        line["loglikelihoods"] = [r.to_dict() for r in generation.loglikelihoods]
     values: dict[str, Any] = {}
     labels: dict[str, Any] = {}
     errors: dict[str, str] = {}

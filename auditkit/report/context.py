@@ -17,7 +17,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from auditkit.analyzers.metadata import report_placement
+from auditkit.analyzers.metadata import RunMetricSpecs, report_placement
+from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
 from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
@@ -143,16 +144,24 @@ class AnalyzerView:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def metric_view(m: Mapping[str, Any]) -> MetricView:
+def _percent(value: Any) -> str:
+    return f"{fmt(value * 100, digits=3)}%" if isinstance(value, (int, float)) and math.isfinite(value) else fmt(value)
+
+
+def metric_view(m: Mapping[str, Any], *, spec: MetricSpec | None = None) -> MetricView:
+    """One metric for people; the analyzer's declared ``spec`` says whether it reads as a percentage and
+    gives its unit when the metric carries none."""
     low, high = m.get("ci_low"), m.get("ci_high")
-    interval = f"{fmt(low)} – {fmt(high)}" if low is not None and high is not None else "—"
+    show = _percent if spec is not None and spec.percent else fmt
+    interval = f"{show(low)} – {show(high)}" if low is not None and high is not None else "—"
     half = (high - low) / 2 if isinstance(low, (int, float)) and isinstance(high, (int, float)) else None
     details = m.get("details") or {}
     mde = details.get("mde", details.get("minimum_detectable_effect"))
+    unit = m.get("unit") or ("" if spec is None or spec.percent else spec.unit) or ""
     return MetricView(
-        name=str(m.get("name", "")), group=group_label(m.get("group")), value=fmt(m.get("value")),
-        interval=interval, half_width=fmt(half), n=fmt(int(m.get("n") or 0)), unit=str(m.get("unit") or ""),
-        method=str(m.get("method") or ""), mde=fmt(mde),
+        name=str(m.get("name", "")), group=group_label(m.get("group")), value=show(m.get("value")),
+        interval=interval, half_width=show(half), n=fmt(int(m.get("n") or 0)), unit=str(unit),
+        method=str(m.get("method") or ""), mde=show(mde),
     )
 
 
@@ -389,6 +398,7 @@ def analyzer_views(
     """One view per analyzer that ran, in the order the analyzers declare (``report_order``)."""
     analyses: Mapping[str, Any] = results.get("analyses") or {}
     metrics: Sequence[Mapping[str, Any]] = results.get("metrics") or []
+    specs = RunMetricSpecs(results=results)
     views = []
     for name in ordered_analyzers(names=set(analyses) | {str(m.get("analyzer")) for m in metrics}):
         entry = analyses.get(name) or {}
@@ -424,8 +434,8 @@ def analyzer_views(
         views.append(AnalyzerView(
             name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
-            metrics=tuple(metric_view(m) for m in own if not m.get("group")) + tuple(
-                metric_view(m) for m in own if m.get("group")),
+            metrics=tuple(metric_view(m, spec=specs.spec(m)) for m in own if not m.get("group")) + tuple(
+                metric_view(m, spec=specs.spec(m)) for m in own if m.get("group")),
             charts=tuple(chart_list), findings=tuple(f for f in findings if f.analyzer == name),
             tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),
         ))

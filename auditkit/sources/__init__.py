@@ -1,7 +1,8 @@
 """Prompt sources: what the suite argument of ``auditkit run`` / ``prompts`` / ``suites show|validate`` names.
 
 Built in: YAML suites (``bias``, ``./mine.yaml``, or ``suite:REF``), ``rtp:FILE`` (RealToxicityPrompts)
-and ``corpus:FILE`` (memorization passages; ``--corpus FILE``). Plugins register more under the
+``corpus:FILE`` (memorization passages; ``--corpus FILE``), and the likelihood benchmarks
+``crows_pairs:FILE`` (CrowS-Pairs CSV) and ``stereoset:FILE`` (StereoSet dev.json). Plugins register more under the
 entry-point group ``auditkit.prompt_sources``; see ``auditkit.sources.base`` for the protocol.
 """
 

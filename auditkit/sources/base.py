@@ -103,7 +103,8 @@ class PromptSource(Protocol):
     analyzers: tuple[str, ...] | None
     """Analyzers its prompts name, or ``None`` when the file decides (YAML suites)."""
     needs_loglik: bool
-    """True when its metrics need an adapter that scores log-likelihoods (none of the built-in ones)."""
+    """True when its metrics need an adapter that scores log-likelihoods (``crows_pairs``, ``stereoset``):
+    its prompts carry ``continuations`` and the engine refuses adapters without the ability."""
     reads_analyzer_options: bool
     """True when ``load`` reads analyzer options: it loads after the other sources, with their options."""
 
@@ -118,7 +119,13 @@ PromptSourceFactory = Callable[..., PromptSource]
 prompt_sources: Registry[PromptSourceFactory] = Registry(
     kind="prompt source",
     group="auditkit.prompt_sources",
-    builtin_modules=("auditkit.sources.suite", "auditkit.sources.rtp", "auditkit.sources.corpus"),
+    builtin_modules=(
+        "auditkit.sources.suite",
+        "auditkit.sources.rtp",
+        "auditkit.sources.corpus",
+        "auditkit.sources.crows_pairs",
+        "auditkit.sources.stereoset",
+    ),
 )
 
 
