@@ -63,6 +63,17 @@ class RunDiff:
     warnings: tuple[str, ...]
     alpha: float
 
+    def failing(self, *, fail_on: str) -> tuple[MetricChange, ...]:
+        """The changes that fail a build under ``fail_on``: ``regression`` (significant and judged worse
+        by the metric's declared direction), ``change`` (any significant change) or ``none``."""
+        if fail_on == "regression":
+            return tuple(c for c in self.changes if c.judgement == "worse")
+        if fail_on == "change":
+            return tuple(c for c in self.changes if c.verdict in ("increased", "decreased"))
+        if fail_on == "none":
+            return ()
+        raise ConfigError(f"--fail-on {fail_on!r}: use regression, change or none.")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "alpha": self.alpha,

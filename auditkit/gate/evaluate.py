@@ -329,8 +329,10 @@ def decide(
     baseline_label: str | None = None,
 ) -> GateDecision:
     """Apply ``policy`` to ``results`` (a results.json document), optionally against ``baseline``."""
+    from auditkit.gate.metric_names import check_rule_metrics
     from auditkit.stats import adjust_p_values
 
+    check_rule_metrics(policy=policy, results=results)  # a typo is exit 2, not a failed gate
     metrics = [m for m in results.get("metrics") or [] if isinstance(m, Mapping)]
     regression_rules = [r for r in policy.rules if r.regression is not None]
     if baseline is not None:

@@ -64,6 +64,25 @@ def evidence_lines(rule: RuleResult) -> list[str]:
     return lines
 
 
+def _relative_file(policy: str) -> str:
+    """CI annotators resolve ``file=`` against the checkout: never an absolute path. A built-in policy is
+    named as in auditkit's source tree (``policies/release.yaml``)."""
+    import os
+
+    from auditkit.resources import data_dir
+
+    path = Path(policy)
+    if not path.is_absolute():
+        return policy
+    builtin = data_dir("policies")
+    if path.parent == builtin or path.parent.resolve() == builtin.resolve():
+        return f"policies/{path.name}"
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows): the name is the best relative hint left
+        return path.name
+
+
 def junit_xml(*, decision: GateDecision) -> str:
     """The decision as a JUnit XML document (one ``<testsuite>`` inside ``<testsuites>``)."""
     counts = decision.counts
@@ -100,7 +119,7 @@ def junit_xml(*, decision: GateDecision) -> str:
                 "classname": _clean(f"auditkit.gate.{decision.name}"),
                 "name": _clean(rule.id),
                 "time": "0",
-                "file": _clean(decision.policy),
+                "file": _clean(_relative_file(decision.policy)),
                 "line": str(rule.line),
             },
         )

@@ -30,6 +30,7 @@ __all__ = [
     "builtin_policies",
     "load_policy",
     "parse_selector",
+    "policy_hint",
     "resolve_policy",
 ]
 
@@ -249,6 +250,12 @@ def resolve_policy(*, ref: str | Path) -> Path:
     return builtin if builtin.is_file() else path
 
 
+def policy_hint(*, ref: str) -> str:
+    """``" Did you mean 'release'?"`` for a misspelled built-in policy name (``relase``), else ``""``."""
+    close = difflib.get_close_matches(Path(ref).stem, builtin_policies(), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
 def load_policy(*, path: Path) -> Policy:
     """Read and validate a policy file; ``ConfigError`` with ``file:line`` for every problem."""
     # The suite loader already tracks lines and refuses duplicate keys; reuse it, re-labelled as config.
@@ -261,7 +268,8 @@ def load_policy(*, path: Path) -> Policy:
     except FileNotFoundError:
         known = ", ".join(builtin_policies()) or "none found"
         raise ConfigError(
-            f"{display}: no such policy file. Give a path, or a built-in example policy by name ({known})."
+            f"{display}: no such policy file.{policy_hint(ref=str(path))} Give a path, or a built-in example "
+            f"policy by name ({known})."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{display}: cannot read the policy file: {exc}") from None
