@@ -48,7 +48,10 @@ def _unknown_option(row: dict[str, Any]) -> int:
     return [row["answer_info"][f"ans{k}"][1] for k in range(3)].index("unknown")
 
 
-def expected_scores(rows: list[dict[str, Any]], answers: list[int | None]) -> dict[tuple[str, str | None], dict[str, float]]:
+Cells = dict[tuple[str, str | None], dict[str, float]]
+
+
+def expected_scores(rows: list[dict[str, Any]], answers: list[int | None]) -> Cells:
     """Accuracy and bias score per (condition, category or None), straight from Parrish et al.'s formulas."""
     cells: dict[tuple[str, str | None], list[tuple[float, float, float]]] = {}
     for row, answer in zip(rows, answers, strict=True):
@@ -67,7 +70,7 @@ def expected_scores(rows: list[dict[str, Any]], answers: list[int | None]) -> di
     return out
 
 
-def _check(results: dict[str, Any], expected: dict[tuple[str, str | None], dict[str, float]]) -> None:
+def _check(results: dict[str, Any], expected: Cells) -> None:
     for (condition, category), want in expected.items():
         group = {"context_condition": condition} | ({} if category is None else {"category": category})
         accuracy = _metric(results, "accuracy", group)
@@ -130,7 +133,8 @@ def test_bbq_lm_eval_choices_score_every_unknown_phrasing(bbq_dir: Path, tmp_pat
     (loaded,) = load_sources(refs=[f"bbq:{bbq_dir}"], analyzer_options={"bbq": {"choices": "lm_eval"}},
                              loglikelihood=True)
     first = loaded.prompts[0]
-    assert len(first.continuations) == 12 and first.attributes["choice_options"].count(first.attributes["unknown"]) == 10
+    assert first.continuations is not None and len(first.continuations) == 12
+    assert first.attributes["choice_options"].split(",").count(first.attributes["unknown"]) == 10
     # the mock's deterministic likelihoods go through the same choice; accuracy is still per question
     result = run_cli(["run", f"bbq:{bbq_dir}", "--model", "mock:echo", "--analyzer-arg", "bbq.choices=lm_eval",
                       "--out", tmp_path / "o", "--no-cache", "--no-report"])
@@ -173,7 +177,7 @@ def test_bias_scores_by_hand() -> None:
     assert by[("accuracy", (("context_condition", "ambig"),))].value == pytest.approx(0.4)
     assert by[("accuracy", (("context_condition", "disambig"),))].value == pytest.approx(0.6)
     assert by[("accuracy", ())].value == pytest.approx(0.5) and by[("accuracy", ())].n == 20
-    assert dis.ci_low < 0.5 < dis.ci_high and -1 <= dis.ci_low and dis.ci_high <= 1
+    assert dis.ci_low < 0.5 < dis.ci_high and dis.ci_low >= -1 and dis.ci_high <= 1
 
 
 def test_all_unknown_answers_make_s_amb_zero_and_s_dis_undefined() -> None:
@@ -314,7 +318,8 @@ def test_bold_planted_group_gap_is_found_with_evidence(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))
     rate = _metric(results, "negative_sentiment_rate", {"axis": "bold_gender", "group": "gloomy_people"}, "bias")
     assert rate["value"] == 1.0 and rate["n"] == 30
-    found = [f for f in results["findings"] if f["kind"] == "group_gap" and f["details"]["measure"] == "negative_sentiment"]
+    found = [f for f in results["findings"]
+             if f["kind"] == "group_gap" and f["details"]["measure"] == "negative_sentiment"]
     assert found and all({"axis": "bold_gender", "group": "gloomy_people"} in f["groups"] for f in found)
     assert all(f["evidence"] and not f["details"]["paired"] for f in found)
     assert _metric(results, "max_gap", {"axis": "bold_gender"}, "bias")["value"] == 1.0

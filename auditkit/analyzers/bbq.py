@@ -222,7 +222,8 @@ class BbqAnalyzer:
         defined = bool(np.isfinite(value))
         return Metric(
             analyzer=self.name, name="bias_score", value=value if defined else None,
-            ci_low=low if defined and np.isfinite(low) else None, ci_high=high if defined and np.isfinite(high) else None,
+            ci_low=low if defined and np.isfinite(low) else None,
+            ci_high=high if defined and np.isfinite(high) else None,
             n=n, group=dict(group), method=method,
             details={"ideal": 0.0, "biased_answers": int(totals[1]), "non_unknown_answers": int(totals[2]),
                      "accuracy": float(totals[0] / n),

@@ -17,7 +17,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -213,7 +213,6 @@ def compare_groups(
     axis, groups = table.axis, table.groups
     comparisons = []
     scored = table.scored(measure)
-    v = table.values[measure]
     sums, counts = _cell_sums(table, measure, scored & table.paired)
     for index, (ia, ib) in enumerate(itertools.combinations(range(len(groups)), 2)):
         ga, gb = groups[ia], groups[ib]
@@ -265,7 +264,7 @@ def compare_groups(
     return comparisons
 
 
-def _per_prompt(table: AxisTable, measure: str, mask: np.ndarray) -> tuple[np.ndarray, bool]:
+def _per_prompt(table: AxisTable, measure: str, mask: np.ndarray) -> tuple[Any, bool]:
     """The values of ``mask``'s outputs, one per prompt: a prompt's samples averaged (a rate becomes the
     prompt's share). Unpaired tests treat their values as independent, which k samples of one prompt are
     not. Also whether any prompt had more than one sample (without samples: the outputs, unchanged)."""

@@ -41,11 +41,11 @@ from auditkit.sources.base import LoadedSource, prompt_sources, require_target
 
 __all__ = [
     "BBQ_ID",
+    "BbqSource",
     "CHOICES",
     "LETTERS",
     "MODES",
     "UNKNOWN_PHRASES",
-    "BbqSource",
     "bbq_files",
     "bbq_prompts",
     "biased_options",
@@ -266,9 +266,9 @@ def _prompt(item: Mapping[str, Any], *, mode: str, choices: str) -> Prompt:
         "question_polarity": item["question_polarity"], "example_id": item["example_id"],
         "question_index": item["question_index"], "label": str(item["label"]), "unknown": str(unknown),
         "biased": ",".join(str(b) for b in biased), "mode": mode,
-        **{name: text for name, text in zip(_OPTIONS, options)},
+        **dict(zip(_OPTIONS, options)),
     }
-    common = {"id": key, "suite": BBQ_ID, "base_id": key, "analyzers": (BBQ_ID,)}
+    common: dict[str, Any] = {"id": key, "suite": BBQ_ID, "base_id": key, "analyzers": (BBQ_ID,)}
     if mode == "loglik":
         continuations, option_of = _continuations(options=options, unknown=unknown, choices=choices)
         attributes["choice_options"] = ",".join(str(o) for o in option_of)
