@@ -151,7 +151,7 @@ def test_analyzers_list_prints_declared_descriptions(capsys: pytest.CaptureFixtu
 def test_adapters_show_lists_options_with_defaults_and_abilities(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["adapters", "show", "openai"]) == 0
     out = capsys.readouterr().out
-    assert "abilities  remote, concurrency; energy modelled" in out
+    assert "abilities  remote, concurrency, loglikelihood; energy modelled" in out
     assert "endpoint         'auto' | 'chat' | 'completions', default 'auto'" in out
     assert "timeout          float (>= 0.001), default 60.0" in out and "Seconds per request." in out
     assert main(["adapters", "show", "opena"]) == 2
