@@ -140,6 +140,7 @@ analyzers: Registry[AnalyzerFactory] = Registry(
         "auditkit.analyzers.energy",
         "auditkit.analyzers.crows_pairs",
         "auditkit.analyzers.stereoset",
+        "auditkit.analyzers.bbq",
     ),
 )
 

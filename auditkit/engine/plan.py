@@ -208,12 +208,20 @@ def _cli_generation(request: AuditRequest) -> dict[str, Any]:
 
 def _load_sources(request: AuditRequest) -> list[LoadedSource]:
     """Every prompt source of the request: its suite references, then ``--corpus FILE`` as ``corpus:FILE``."""
+    from auditkit.adapters.base import abilities_of, parse_model_spec
     from auditkit.sources import load_sources
 
     refs = [*request.suites, *([f"corpus:{request.corpus}"] if request.corpus is not None else [])]
     if not refs:
         return []
-    return load_sources(refs=refs, samples=request.samples, analyzer_options=request.analyzer_options)
+    # Read from the factory's declaration (cheap, nothing built): sources such as bbq: pick their mode by it.
+    # A bad model spec is plan_run's to report (it parses the spec first); planning alone sees "unknown".
+    try:
+        loglikelihood: bool | None = abilities_of(spec=parse_model_spec(spec=request.model)).loglikelihood
+    except ConfigError:
+        loglikelihood = None
+    return load_sources(refs=refs, samples=request.samples, analyzer_options=request.analyzer_options,
+                        loglikelihood=loglikelihood)
 
 
 def build_plan(*, request: AuditRequest) -> Plan:
