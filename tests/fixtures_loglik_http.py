@@ -25,7 +25,7 @@ class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+        if not isinstance(sys.exc_info()[1], OSError):  # broken pipe, reset, aborted: the client left
             super().handle_error(request, client_address)
 
 
