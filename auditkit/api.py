@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
     _check_gate_inputs(request)
     context = engine.plan_run(request=request)
     try:
+        _check_policy_metrics(request, context.plan.analyzer_names, close=context.adapter.close)
         with Progress(quiet=request.quiet) as progress:
             tally = RunTally()
             with engine.open_workers(context=context, executor=executor) as workers:
@@ -57,7 +58,12 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
             written = engine.write(
                 context=context, generated=generated, scored=scored, aggregated=aggregated, tally=tally
             )
-            result = _gate(request, written)
+            try:
+                result = _gate(request, written)
+            except ConfigError:  # e.g. a rule only the results could show to be wrong: keep the report
+                if request.report:
+                    _render_report(request, written.result, progress)
+                raise
             if request.report:
                 result = dataclasses.replace(result, report=_render_report(request, result, progress))
             progress.log(
@@ -89,6 +95,25 @@ def _check_gate_inputs(request: AuditRequest) -> None:
             f"--baseline {request.baseline}: no {RESULTS_FILE} there; give the --out directory "
             "of an earlier run."
         )
+
+
+def _check_policy_metrics(request: AuditRequest, analyzers: Sequence[str], *, close: Callable[[], None]) -> None:
+    """A policy metric that none of the planned analyzers declares is a typo: exit 2 before generation.
+
+    The same check runs on the results later (``gate.metric_names``); here the planned analyzers stand
+    for the run, with the metrics they declare, so hours of generation are not spent first.
+    """
+    if request.policy is None:
+        return
+    from auditkit.gate.metric_names import check_rule_metrics
+    from auditkit.gate.policy import load_policy, resolve_policy
+
+    planned = {"metrics": [], "analyses": {name: {} for name in analyzers}}
+    try:
+        check_rule_metrics(policy=load_policy(path=resolve_policy(ref=request.policy)), results=planned)
+    except ConfigError:
+        close()
+        raise
 
 
 def _gate(request: AuditRequest, written: Written) -> AuditResult:

@@ -114,6 +114,17 @@ def test_policy_metric_typo_is_exit_2_not_a_failed_gate(tmp_path: Path, capsys: 
     assert "did you mean toxicity.toxic_fraction?" in err and "not a failed gate" in err
 
 
+def test_run_with_a_policy_metric_typo_stops_before_generating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.fixtures_gate import write_policy
+
+    policy = write_policy(tmp_path, _rule("toxicity.toxic_fractoin"))
+    assert _run(tmp_path, "toxicity", "--model", "mock:echo", "--policy", str(policy)) == 2
+    assert "did you mean toxicity.toxic_fraction?" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "outputs.jsonl").exists()  # nothing was generated or written
+
+
 # -- item 6: rough edges ------------------------------------------------------------------------------
 @pytest.mark.parametrize(("spec", "suggestion"), [("./my-model", "hf:./my-model"), ("gpt2", "hf:gpt2")])
 def test_model_without_scheme_suggests_hf(

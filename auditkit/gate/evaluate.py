@@ -274,6 +274,14 @@ def _with_direction(rule: RuleSpec, specs: RunMetricSpecs) -> RuleSpec:
     if spec is None or spec.direction is not None:
         return rule
     declared = specs.spec({"analyzer": rule.selector.analyzer, "name": rule.selector.name})
+    if declared is not None and declared.direction == "target":
+        # Best at a target (CrowS-Pairs' 0.5): a one-sided test would call half of all worsenings gains.
+        raise ConfigError(
+            f"Policy rule {rule.selector.analyzer}.{rule.selector.name}: the metric is best at "
+            f"{declared.target:g}, so a regression needs a side: give `direction: higher_is_worse` or "
+            "`direction: lower_is_worse` in the rule's regression, or gate it with absolute limits "
+            "(min/max) around the target instead."
+        )
     direction = "lower_is_worse" if declared is not None and declared.direction == "higher_is_better" else (
         "higher_is_worse"
     )

@@ -35,8 +35,9 @@ def check_rule_metrics(*, policy: Policy, results: Mapping[str, Any]) -> None:
     metrics = [m for m in results.get("metrics") or [] if isinstance(m, Mapping)]
     present = {(str(m.get("analyzer")), str(m.get("name"))) for m in metrics}
     ran = {a for a, _ in present} | set(results.get("analyses") or {})
-    known = sorted({f"{a}.{n}" for a, n in present})
     specs = RunMetricSpecs(results=results)
+    declared_names = {f"{a}.{s.name}" for a in ran for s in specs.analyzer(a) if not s.is_pattern}
+    known = sorted({f"{a}.{n}" for a, n in present} | declared_names)
     problems: list[str] = []
     for index, rule in enumerate(policy.rules):
         sel = rule.selector
@@ -58,5 +59,5 @@ def check_rule_metrics(*, policy: Policy, results: Mapping[str, Any]) -> None:
         raise UnknownMetric(
             "The policy names metrics that cannot exist (a configuration error, not a failed gate):\n  "
             + "\n  ".join(problems)
-            + f"\nMetrics in this run: {', '.join(known) or 'none'}."
+            + f"\nMetrics of this run's analyzers: {', '.join(known) or 'none'}."
         )
