@@ -3,7 +3,7 @@
 That covers the OpenAI API and local servers that speak its protocol — vLLM (``vllm serve``), Ollama,
 llama.cpp's server, LM Studio — by pointing ``base_url`` at them::
 
-    auditkit run bias --model openai:gpt-4o-mini                       # key from $OPENAI_API_KEY
+    auditkit run bias --model openai:gpt-4o-mini --model-arg endpoint=chat   # chat-only API; key from $OPENAI_API_KEY
     auditkit run bias --model openai:llama3.2 --model-arg base_url=http://localhost:11434/v1
     auditkit run bias --model openai:Qwen/Qwen2.5-0.5B --model-arg base_url=http://gpu:8000/v1
 
