@@ -234,8 +234,15 @@ def test_builtin_suite_options_validate(suite: str, name: str, options: dict[str
     model.parse(options)
 
 
-def test_engine_added_options_validate() -> None:
-    # The engine tells the energy analyzer which adapter and model ran (remote outputs are modelled).
-    model = analyzer_info(name="energy").options_model
-    assert model is not None
-    model.parse({"adapter": "openai", "model": "gpt-4o-mini"})
+@pytest.mark.parametrize("name", NAMES)
+def test_analyzers_that_want_model_facts_accept_them(name: str) -> None:
+    # The engine adds what ran (adapter, model) and how its energy is known to these analyzers' options.
+    info = analyzer_info(name=name)
+    if not info.wants_model_facts:
+        pytest.skip(f"{name} does not ask for the model facts")
+    assert info.options_model is not None
+    info.options_model.parse({"adapter": "openai", "model": "gpt-4o-mini", "energy_source": "modelled"})
+
+
+def test_energy_asks_for_the_model_facts() -> None:
+    assert analyzer_info(name="energy").wants_model_facts

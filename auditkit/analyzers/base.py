@@ -25,6 +25,11 @@ An analyzer may set ``scope = "run"`` (default ``"probes"``): once any probe of 
 every output of the run, not only those of the probes that name it — energy is the cost of the whole
 audit, broken down by suite and probe.
 
+An analyzer may set ``wants_model_facts = True``: its options then also receive ``adapter`` and ``model``
+(what generated the outputs) and ``energy_source`` (how the adapter's energy is known, from its declared
+abilities), unless the suite or command line sets ``adapter`` itself — energy models remote outputs from
+them. Its options model must accept those fields.
+
 Two optional members make reruns cheap (both may be absent; the engine reads them with ``getattr``):
 
 - ``cache_scores = True`` declares that the scores of one output depend only on the analyzer's
@@ -168,6 +173,8 @@ class AnalyzerInfo:
     metric_specs: tuple[MetricSpec, ...]
     options_model: type | None
     description: str
+    wants_model_facts: bool = False
+    """Its options receive ``adapter``, ``model`` and ``energy_source`` from the engine."""
 
 
 def _declaring_class(factory: Any) -> Any:
@@ -193,6 +200,7 @@ def analyzer_info(*, name: str) -> AnalyzerInfo:
         metric_specs=specs,
         options_model=getattr(source, "options_model", None),
         description=doc.splitlines()[0] if doc else "",
+        wants_model_facts=getattr(source, "wants_model_facts", False) is True,
     )
 
 

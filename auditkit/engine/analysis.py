@@ -21,6 +21,7 @@ from auditkit.analyzers.base import (
     Analysis,
     Analyzer,
     Observation,
+    analyzer_info,
     build_analyzer,
     caches_scores,
     declared_metric_specs,
@@ -101,10 +102,9 @@ def analyzer_options(
     effective = {}
     for name in plan.analyzer_names:
         options = dict(plan.analyzer_options.get(name, {}))
-        if name == "energy":
-            # Remote outputs are modelled from the model's size: the analyzer must know what ran and
-            # where its energy comes from. Suite and command-line options still win; an ``adapter``
-            # named there (e.g. replayed outputs of an API) is judged by that adapter's abilities.
+        if analyzer_info(name=name).wants_model_facts:
+            # Suite and command-line options still win; an ``adapter`` named there (e.g. replayed
+            # outputs of an API) is judged by that adapter's abilities.
             ran: dict[str, Any] = {"adapter": identity.adapter, "model": identity.model}
             if "adapter" not in options:
                 ran["energy_source"] = abilities.energy_source
