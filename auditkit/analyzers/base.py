@@ -25,13 +25,15 @@ An analyzer may set ``scope = "run"`` (default ``"probes"``): once any probe of 
 every output of the run, not only those of the probes that name it — energy is the cost of the whole
 audit, broken down by suite and probe.
 
-Two optional members make reruns cheap (both may be absent; the engine reads them with ``getattr``):
+Three optional members make reruns cheap (each may be absent; the engine reads them with ``getattr``):
 
 - ``cache_scores = True`` declares that the scores of one output depend only on the analyzer's
   ``identity`` and options, the ``Prompt`` and the ``Generation`` — not on other outputs, the clock, the
   network or files the identity does not fingerprint. The engine then stores them in the run cache and a
   rerun reuses them instead of scoring again. Absent means ``False``: a plugin is never cached unless it
   says so, since a wrongly cached score is silently stale.
+- ``aggregate_options`` (a tuple of option names) lists options that only ``aggregate`` reads (toxicity's
+  ``calibration``): they are left out of the score cache key, so changing them rescores nothing.
 - ``load()`` loads whatever scoring needs (a model, a lexicon). The engine calls it before generation
   when the run has outputs for this analyzer to score, so a scorer that cannot load stops the run
   (``ConfigError``, exit 2) before hours of generation — and not at all when every score is cached.
