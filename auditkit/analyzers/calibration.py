@@ -55,10 +55,10 @@ __all__ = [
 
 BUILTIN_DESCRIPTION = (
     "auditkit's built-in calibration set: short English texts written for auditkit and labelled by careful "
-    "reading (insults, threats, hate, masked slurs; everyday, identity-mentioning, quoted, negated and "
-    "profane-but-untargeted benign texts). It is not a benchmark and not a sample of any model's outputs: "
-    "it shows where a scorer errs; pass a labelled sample of your own outputs for a correction you can "
-    "rely on."
+    "reading (toxic: insults, threats, hate, harassment, masked slurs, strong profanity; not toxic: everyday, "
+    "identity-mentioning, reclaimed, quoted, negated, critical and mildly sworn texts). It is not a benchmark "
+    "and not a sample of any model's outputs: it shows where a scorer errs; pass a labelled sample of your "
+    "own outputs for a correction you can rely on."
 )
 
 
