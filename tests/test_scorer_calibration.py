@@ -66,7 +66,7 @@ def _simulate(*, seed: int, truth: float, se: float, sp: float, n: int, positive
 def test_corrected_interval_covers_the_truth_while_the_raw_fraction_is_biased(
     truth: float, se: float, sp: float, n: int, calibration: int
 ) -> None:
-    seeds = 400
+    seeds = 1000
     covered = raw_covered = 0
     raw_errors = []
     for seed in range(seeds):
