@@ -333,10 +333,19 @@ def test_real_labelled_text_is_corrected_towards_the_truth_by_the_default_scorer
 
 
 def test_default_run_reports_the_builtin_validity_table_and_identity_check(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "rules:\n"
+        "  - {metric: toxicity.toxic_fraction_corrected, on: ci_high, comparison: '<=', threshold: 0.5}\n"
+        "  - {metric: toxicity.toxic_fraction, on: ci_high, comparison: '<=', threshold: 0.5}\n"
+        "  - {metric: toxicity.scorer_sensitivity, comparison: '>=', threshold: 0.3}\n", encoding="utf-8")
     result = audit(model=f"replay:{GOLDEN_OUTPUTS}", suites=["standard"], out=tmp_path / "run", cache=False,
-                   report=True)
+                   report=True, policy=policy)
     data = json.loads(result.results_path.read_text(encoding="utf-8"))
     validate_results(data=data)
+    rules = data["gate"]["rules"]
+    assert data["gate"]["passed"] and len(rules) == 3
+    assert all(isinstance(r["observed"], float) for r in rules), rules
     names = {m["name"] for m in data["metrics"] if m["analyzer"] == "toxicity"}
     assert {"toxic_fraction", "toxic_fraction_corrected", "scorer_sensitivity", "scorer_specificity"} <= names
     html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
