@@ -76,11 +76,12 @@ def _check_gate_inputs(request: AuditRequest) -> None:
     if request.baseline is not None and request.policy is None:
         raise ConfigError("--baseline is used by the gate: give --policy FILE too.")
     if request.policy is not None:
-        from auditkit.gate.policy import load_policy, resolve_policy
+        from auditkit.gate.policy import builtin_policies, load_policy, policy_hint, resolve_policy
 
         if not resolve_policy(ref=request.policy).is_file():
             raise InputError(
-                f"--policy {request.policy}: no such file (nor a built-in policy: release, ci-regression)."
+                f"--policy {request.policy}: no such file (nor a built-in policy: "
+                f"{', '.join(builtin_policies())}).{policy_hint(ref=str(request.policy))}"
             )
         load_policy(path=resolve_policy(ref=request.policy))
     if request.baseline is not None and not (Path(request.baseline) / RESULTS_FILE).is_file():
@@ -182,6 +183,9 @@ def audit(
     return run_audit(request=request)
 
 
-def load_results(*, run_dir: str | Path) -> RunResults:
-    """Read a run directory's results.json back (``InputError`` naming the file when unreadable)."""
+def load_results(run_dir: str | Path) -> RunResults:
+    """Read a run directory's results.json back (``InputError`` naming the file when unreadable).
+
+    The one public function taking its argument by position too (``load_results("runs/x")`` is what
+    everyone types first); ``load_results(run_dir=...)`` works as well."""
     return _load_results(run_dir=Path(run_dir))
