@@ -46,8 +46,8 @@ from auditkit.stats.misclassification import (
 
 __all__ = [
     "GroupCount",
-    "consistency_note",
     "Validity",
+    "consistency_note",
     "gap_metrics",
     "instrument_summary",
     "measure_validity",
