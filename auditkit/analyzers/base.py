@@ -30,13 +30,15 @@ An analyzer may set ``wants_model_facts = True``: its options then also receive 
 abilities), unless the suite or command line sets ``adapter`` itself — energy models remote outputs from
 them. Its options model must accept those fields.
 
-Two optional members make reruns cheap (both may be absent; the engine reads them with ``getattr``):
+Three optional members make reruns cheap (each may be absent; the engine reads them with ``getattr``):
 
 - ``cache_scores = True`` declares that the scores of one output depend only on the analyzer's
   ``identity`` and options, the ``Prompt`` and the ``Generation`` — not on other outputs, the clock, the
   network or files the identity does not fingerprint. The engine then stores them in the run cache and a
   rerun reuses them instead of scoring again. Absent means ``False``: a plugin is never cached unless it
   says so, since a wrongly cached score is silently stale.
+- ``aggregate_options`` (a tuple of option names) lists options that only ``aggregate`` reads (toxicity's
+  ``calibration``): they are left out of the score cache key, so changing them rescores nothing.
 - ``load()`` loads whatever scoring needs (a model, a lexicon). The engine calls it before generation
   when the run has outputs for this analyzer to score, so a scorer that cannot load stops the run
   (``ConfigError``, exit 2) before hours of generation — and not at all when every score is cached.

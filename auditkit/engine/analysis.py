@@ -136,11 +136,14 @@ def analyzer_cache_keys(
     *, analyzers: Mapping[str, Analyzer], options: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
     """An ``analyzer_key`` for each analyzer that declared ``cache_scores``; the others are never cached."""
-    return {
-        name: analyzer_key(name=name, identity=analyzer.identity, options=options.get(name, {}))
-        for name, analyzer in analyzers.items()
-        if caches_scores(analyzer)
-    }
+    keys = {}
+    for name, analyzer in analyzers.items():
+        if caches_scores(analyzer):
+            # Options the analyzer reads only when aggregating do not change any output's scores.
+            ignored = set(getattr(analyzer, "aggregate_options", ()))
+            scored = {k: v for k, v in options.get(name, {}).items() if k not in ignored}
+            keys[name] = analyzer_key(name=name, identity=analyzer.identity, options=scored)
+    return keys
 
 
 def _prompts_for(plan: Plan, name: str, analyzer: Analyzer) -> list[Prompt]:

@@ -436,7 +436,8 @@ def analyzer_views(
                                     rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
         if name == "memorization":
             tables += _extraction_table(findings, scan)
-        tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods"))
+        tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods",
+                                                        "instrument"))  # its own section: report/instruments.py
         top = []
         if name in ("toxicity", "memorization"):
             for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:

@@ -27,6 +27,7 @@ from auditkit.report.context import (
     ordered_analyzers,
 )
 from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
+from auditkit.report.instruments import instrument_views
 from auditkit.report.manifest import manifest_tables
 from auditkit.report.risk import load_risk_map
 from auditkit.resources import data_dir, package_file
@@ -184,6 +185,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "not_run": _not_run(ran),
         "untested_risks": [c.risk for c in coverage if c.status == "not tested"],
         "sections": sections,
+        "instruments": instrument_views(results=results),
         "coverage": coverage,
         "risk_names": {r.id: f"NIST {r.section} {r.name}" for r in risk_map.risks},
         "frameworks": risk_map.frameworks,
