@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
     _check_gate_inputs(request)
     context = engine.plan_run(request=request)
     try:
+        _check_policy_metrics(request, context.plan.analyzer_names, close=context.adapter.close)
         with Progress(quiet=request.quiet) as progress:
             tally = RunTally()
             with engine.open_workers(context=context, executor=executor) as workers:
@@ -57,7 +58,12 @@ def run_audit(*, request: AuditRequest, executor: Executor | None = None) -> Aud
             written = engine.write(
                 context=context, generated=generated, scored=scored, aggregated=aggregated, tally=tally
             )
-            result = _gate(request, written)
+            try:
+                result = _gate(request, written)
+            except ConfigError:  # e.g. a rule only the results could show to be wrong: keep the report
+                if request.report:
+                    _render_report(request, written.result, progress)
+                raise
             if request.report:
                 result = dataclasses.replace(result, report=_render_report(request, result, progress))
             progress.log(
@@ -76,11 +82,12 @@ def _check_gate_inputs(request: AuditRequest) -> None:
     if request.baseline is not None and request.policy is None:
         raise ConfigError("--baseline is used by the gate: give --policy FILE too.")
     if request.policy is not None:
-        from auditkit.gate.policy import load_policy, resolve_policy
+        from auditkit.gate.policy import builtin_policies, load_policy, policy_hint, resolve_policy
 
         if not resolve_policy(ref=request.policy).is_file():
             raise InputError(
-                f"--policy {request.policy}: no such file (nor a built-in policy: release, ci-regression)."
+                f"--policy {request.policy}: no such file (nor a built-in policy: "
+                f"{', '.join(builtin_policies())}).{policy_hint(ref=str(request.policy))}"
             )
         load_policy(path=resolve_policy(ref=request.policy))
     if request.baseline is not None and not (Path(request.baseline) / RESULTS_FILE).is_file():
@@ -88,6 +95,25 @@ def _check_gate_inputs(request: AuditRequest) -> None:
             f"--baseline {request.baseline}: no {RESULTS_FILE} there; give the --out directory "
             "of an earlier run."
         )
+
+
+def _check_policy_metrics(request: AuditRequest, analyzers: Sequence[str], *, close: Callable[[], None]) -> None:
+    """A policy metric that none of the planned analyzers declares is a typo: exit 2 before generation.
+
+    The same check runs on the results later (``gate.metric_names``); here the planned analyzers stand
+    for the run, with the metrics they declare, so hours of generation are not spent first.
+    """
+    if request.policy is None:
+        return
+    from auditkit.gate.metric_names import check_rule_metrics
+    from auditkit.gate.policy import load_policy, resolve_policy
+
+    planned = {"metrics": [], "analyses": {name: {} for name in analyzers}}
+    try:
+        check_rule_metrics(policy=load_policy(path=resolve_policy(ref=request.policy)), results=planned)
+    except ConfigError:
+        close()
+        raise
 
 
 def _gate(request: AuditRequest, written: Written) -> AuditResult:
@@ -182,6 +208,9 @@ def audit(
     return run_audit(request=request)
 
 
-def load_results(*, run_dir: str | Path) -> RunResults:
-    """Read a run directory's results.json back (``InputError`` naming the file when unreadable)."""
+def load_results(run_dir: str | Path) -> RunResults:
+    """Read a run directory's results.json back (``InputError`` naming the file when unreadable).
+
+    The one public function taking its argument by position too (``load_results("runs/x")`` is what
+    everyone types first); ``load_results(run_dir=...)`` works as well."""
     return _load_results(run_dir=Path(run_dir))

@@ -130,6 +130,7 @@ class AuditResults:
 
         from auditkit.gate import Policy, decide
         from auditkit.gate.junit import evidence_lines
+        from auditkit.gate.metric_names import UnknownMetric
         from auditkit.gate.policy import PolicySpec
 
         try:
@@ -140,9 +141,12 @@ class AuditResults:
             )
             raise ValueError(f"auditkit assertion on {selector!r} is malformed: {problems}") from None
         policy = Policy(path=Path("<pytest>"), display="pytest", name="pytest", spec=spec, lines={})
-        decision = decide(
-            results=self.data, policy=policy, baseline=None if baseline is None else baseline.data
-        )
+        try:
+            decision = decide(
+                results=self.data, policy=policy, baseline=None if baseline is None else baseline.data
+            )
+        except UnknownMetric as error:  # in a test, a metric that cannot exist is a failed assertion
+            raise AssertionError(str(error)) from None
         result = decision.rules[0]
         if result.blocking:
             raise AssertionError("\n".join([f"auditkit: {result.message}", *evidence_lines(result)]))

@@ -72,6 +72,7 @@ class _State:
     in_flight: int = 0
     peak: int = 0
     latency: float = 0.0
+    routes: tuple[str, ...] = ("/v1/chat/completions", "/v1/completions")
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -169,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: Any, fault: Fault | None) -> None:
         state = self.server.state
-        if self.path not in ("/v1/chat/completions", "/v1/completions"):
+        if self.path not in state.routes:
             self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
             return
         if not isinstance(body, dict):
@@ -238,6 +239,10 @@ class LoopbackServer:
     def set_latency(self, seconds: float) -> None:
         """Delay every answer, so concurrent requests overlap measurably."""
         self.state.latency = seconds
+
+    def chat_only(self) -> None:
+        """Answer 404 on /v1/completions, like a server that only has the chat endpoint."""
+        self.state.routes = ("/v1/chat/completions",)
 
     @property
     def requests(self) -> list[Received]:

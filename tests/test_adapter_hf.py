@@ -203,10 +203,9 @@ def test_missing_or_broken_folders_are_adapter_errors(tmp_path: Path) -> None:
         make_hf_adapter(target=str(tmp_path / "file.txt"), options={})
     empty = tmp_path / "empty"
     empty.mkdir()
-    built = make_hf_adapter(target=str(empty), options={})
-    assert built.identity.weights_hash is None
-    with pytest.raises(AdapterError, match="save_pretrained"):
-        built.generate(prompts=prompts(), config=GREEDY)
+    # Refused when the adapter is built, before any plan is printed (issue 20), not on the first generate.
+    with pytest.raises(AdapterError, match=r"no config.json \(it is empty\).*save_pretrained"):
+        make_hf_adapter(target=str(empty), options={})
     with pytest.raises(ConfigError):
         make_hf_adapter(target="", options={})
     with pytest.raises(ConfigError, match="revision=v2 applies to hub ids"):

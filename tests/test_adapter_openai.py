@@ -40,7 +40,7 @@ CONFIG = GenerationConfig(max_new_tokens=16)
 
 
 def test_chat_success_maps_text_usage_and_sends_key(loopback_server: LoopbackServer) -> None:
-    adapter = make(loopback_server)
+    adapter = make(loopback_server, endpoint="chat")
     try:
         gens = adapter.generate(prompts=prompts("the cat sat on the mat", "hello world"), config=CONFIG)
     finally:
@@ -242,7 +242,7 @@ def test_key_never_in_identity_repr_or_settings(loopback_server: LoopbackServer)
         "weights_hash": None,
         "settings": {
             "base_url": loopback_server.base_url,
-            "endpoint": "chat",
+            "endpoint": "auto",
             "params": {"frequency_penalty": 0.5},
         },
     }
@@ -313,3 +313,55 @@ def test_backoff_grows_between_retries(loopback_server: LoopbackServer) -> None:
     first, second, third = (r.at for r in loopback_server.requests)
     # Exponential: waits of at least 0.15 s then 0.3 s (plus up to 0.15 s of jitter each).
     assert second - first >= 0.14 and third - second >= 0.29
+
+
+def test_default_rule_plain_prompts_are_continued_chat_prompts_use_chat(loopback_server: LoopbackServer) -> None:
+    """Issue 20 item 2: one prompt-form rule, as for hf: — /completions for plain, chat for messages."""
+    chat = Prompt(id="c", suite="s", template="t", messages=(Message(role="user", content="hi there"),))
+    adapter = make(loopback_server)
+    try:
+        plain, turn = adapter.generate(prompts=[*prompts("the cat sat"), chat], config=CONFIG)
+    finally:
+        adapter.close()
+    assert (plain.output, turn.output) == ("sat cat the", "there hi")
+    by_path = {r.path: r.body for r in loopback_server.requests}
+    assert by_path["/v1/completions"]["prompt"] == "the cat sat"
+    assert by_path["/v1/chat/completions"]["messages"] == [{"role": "user", "content": "hi there"}]
+    assert adapter.identity.settings["endpoint"] == "auto"
+
+
+def test_endpoint_chat_forces_chat_for_plain_prompts(loopback_server: LoopbackServer) -> None:
+    adapter = make(loopback_server, endpoint="chat")
+    adapter.generate(prompts=prompts("a b"), config=CONFIG)
+    adapter.close()
+    assert [r.path for r in loopback_server.requests] == ["/v1/chat/completions"]
+    assert adapter.identity.settings["endpoint"] == "chat"
+
+
+def test_chat_only_server_gets_a_message_naming_the_option(loopback_server: LoopbackServer) -> None:
+    loopback_server.chat_only()
+    adapter = make(loopback_server)
+    with pytest.raises(AdapterError, match=r"no /completions endpoint.*--model-arg endpoint=chat"):
+        adapter.generate(prompts=prompts("a"), config=CONFIG)
+    adapter.close()
+    forced = make(loopback_server, endpoint="chat")
+    (gen,) = forced.generate(prompts=prompts("a b"), config=CONFIG)
+    forced.close()
+    assert gen.output == "b a"
+
+
+def test_listener_hears_each_request_and_each_retry(loopback_server: LoopbackServer) -> None:
+    """Issue 20 item 3: per-request progress and a line per retry need these events."""
+    from auditkit.adapters.events import RequestEvent
+
+    loopback_server.fail("status", status=503, times=2, match="slow")
+    events: list[RequestEvent] = []
+    adapter = make(loopback_server)
+    adapter.listen(events.append)
+    adapter.generate(prompts=prompts("slow one", "fast two", "fast three"), config=CONFIG)
+    adapter.close()
+    done = sorted(e.prompt_id for e in events if e.kind == "done")
+    retries = [e for e in events if e.kind == "retry"]
+    assert done == ["p0", "p1", "p2"]
+    assert [(e.prompt_id, e.attempt, e.attempts) for e in retries] == [("p0", 1, 6), ("p0", 2, 6)]
+    assert all("HTTP 503" in e.reason for e in retries)

@@ -81,17 +81,24 @@ def _observations() -> list[Observation]:
 
 def _likelihood_observations(name: str) -> list[Observation]:
     """Likelihood-benchmark analyzers score prompts with candidate continuations: their tiny run adds some."""
-    width = {"crows_pairs": 2, "stereoset": 3}.get(name)
+    width = {"crows_pairs": 2, "stereoset": 3, "bbq": 3}.get(name)
     if width is None:
         return []
     items = []
     for i in range(6):
+        bbq = {"category": "Age" if i % 2 else "SES", "context_condition": "ambig" if i < 3 else "disambig",
+               "question_polarity": "neg", "label": str(i % 3), "unknown": "2", "biased": "0",
+               "ans0": "The old man", "ans1": "The boy", "ans2": "Unknown"} if name == "bbq" else {}
         p = Prompt(id=f"l{i}", suite=name, template="pair", prompt="", base_id=f"l{i}",
                    continuations=tuple(f"candidate {k} of {i}" for k in range(width)),
                    attributes={"bias_type": "gender" if i % 2 else "age", "target": f"t{i % 3}",
-                               "task": "intrasentence"})
+                               "task": "intrasentence", **bbq})
         results = tuple(LoglikResult(logprob=-10.0 - ((i * 7 + k * 3) % 5), tokens=3 + k) for k in range(width))
         items.append(Observation(prompt=p, generation=Generation(prompt_id=p.id, output="", loglikelihoods=results)))
+        if bbq:  # the same question answered by a generated letter
+            asked = Prompt(id=f"g{i}", suite=name, template="generate", prompt="Q?", base_id=f"g{i}",
+                           attributes={**bbq, "mode": "generate"})
+            items.append(Observation(prompt=asked, generation=Generation(prompt_id=asked.id, output="ABC?"[i % 4])))
     return items
 
 
@@ -227,8 +234,15 @@ def test_builtin_suite_options_validate(suite: str, name: str, options: dict[str
     model.parse(options)
 
 
-def test_engine_added_options_validate() -> None:
-    # The engine tells the energy analyzer which adapter and model ran (remote outputs are modelled).
-    model = analyzer_info(name="energy").options_model
-    assert model is not None
-    model.parse({"adapter": "openai", "model": "gpt-4o-mini"})
+@pytest.mark.parametrize("name", NAMES)
+def test_analyzers_that_want_model_facts_accept_them(name: str) -> None:
+    # The engine adds what ran (adapter, model) and how its energy is known to these analyzers' options.
+    info = analyzer_info(name=name)
+    if not info.wants_model_facts:
+        pytest.skip(f"{name} does not ask for the model facts")
+    assert info.options_model is not None
+    info.options_model.parse({"adapter": "openai", "model": "gpt-4o-mini", "energy_source": "modelled"})
+
+
+def test_energy_asks_for_the_model_facts() -> None:
+    assert analyzer_info(name="energy").wants_model_facts

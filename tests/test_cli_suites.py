@@ -93,7 +93,11 @@ def test_prompts_writes_the_jsonl_contract(tmp_path: Path, capsys: pytest.Captur
         )
         assert ("prompt" in line) != ("messages" in line)
     expected = expand(suite=load_suite(ref=good), samples=1)
-    assert [Prompt.from_dict(line) for line in lines[: len(expected)]] == expected
+    # Each line carries the prompt's effective decoding settings: its pins, plus the resolved rest.
+    assert [Prompt.from_dict({**line, "generation": p.generation}) for line, p in zip(lines, expected)] == expected
+    for line, prompt in zip(lines, expected):
+        assert all(line["generation"][k] == v for k, v in prompt.generation.items())
+        assert {"max_new_tokens", "temperature", "top_p", "seed"} <= set(line["generation"])
     bias = [line for line in lines if line["template"] == "occupation"]
     assert all({"axis", "group"} <= set(line["attributes"]) and line["pair"] for line in bias)
 

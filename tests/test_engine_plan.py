@@ -75,10 +75,9 @@ def test_samples_multiply_and_duplicates_across_suites_collapse(tmp_path: Path) 
 
 def test_analyzer_options_merge_and_cli_overrides(tmp_path: Path) -> None:
     suite = write_suite(tmp_path, options={"engine_chars": {"a": 1, "b": "x"}})
-    overrides = parse_analyzer_args(
-        args=["engine_chars.b=0.4", "engine_chars.c=true", "energy.note=hello world"]
-    )
-    assert overrides == {"engine_chars": {"b": 0.4, "c": True}, "energy": {"note": "hello world"}}
+    parsed = parse_analyzer_args(args=["engine_chars.b=0.4", "engine_chars.c=true", "energy.note=hello world"])
+    assert parsed == {"engine_chars": {"b": 0.4, "c": True}, "energy": {"note": "hello world"}}
+    overrides = {"engine_chars": parsed["engine_chars"]}
     plan = build_plan(
         request=engine_request(
             model="mock:echo", out=tmp_path, suites=(str(suite),), analyzer_options=overrides
@@ -86,6 +85,10 @@ def test_analyzer_options_merge_and_cli_overrides(tmp_path: Path) -> None:
     )
     assert plan.analyzer_options["engine_chars"] == {"a": 1, "b": 0.4, "c": True}
     assert plan.analyzer_names == ("engine_chars",)
+    # energy does not run in this plan: its option would be ignored, so it is refused (issue 20).
+    with pytest.raises(ConfigError, match="'energy' analyzer does not run in this audit"):
+        build_plan(request=engine_request(model="mock:echo", out=tmp_path, suites=(str(suite),),
+                                          analyzer_options={**overrides, "energy": {"note": "x"}}))
 
 
 @pytest.mark.parametrize("bad", ["toxicity", "toxicity.threshold", ".x=1", "tox=1"])

@@ -25,7 +25,7 @@ rules:
     threshold: 0.01
     severity: warn
   - id: missing-metric
-    metric: toxicity.nope
+    metric: toxicity.expected_max_toxicity   # declared by the analyzer, absent from this run
     comparison: "<="
     threshold: 1
   - id: regression-only

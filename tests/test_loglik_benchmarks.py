@@ -197,6 +197,23 @@ def test_hf_scores_a_batch_in_one_padded_forward_pass(tiny_model_dir: Path, one_
     adapter.close()
 
 
+def test_a_whitespace_context_is_scored_after_bos_with_its_spaces(tiny_model_dir: Path, one_torch_thread: None) -> None:
+    from transformers import AutoTokenizer
+
+    from auditkit.adapters.hf_loglik import encode_request
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    context, target = encode_request(
+        request=LoglikRequest(prompt_id="w", index=0, context="  ", continuation="the cat"), tokenizer=tokenizer)
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    assert context == [bos] and target == tokenizer("  the cat", add_special_tokens=False)["input_ids"]
+    adapter = build_adapter(spec=ModelSpec(scheme="hf", target=str(tiny_model_dir), options={}))
+    (result,) = adapter.loglikelihood(  # type: ignore[attr-defined]
+        requests=[LoglikRequest(prompt_id="w", index=0, context="  ", continuation="the cat")])
+    adapter.close()
+    assert result.error is None and result.logprob is not None and result.tokens == len(target)
+
+
 # -- openai over a real local server ------------------------------------------------------------------
 def test_openai_echo_logprobs_match_the_local_model(tiny_model_dir: Path, one_torch_thread: None) -> None:
     from tests.fixtures_loglik_http import EchoServer

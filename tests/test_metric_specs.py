@@ -9,6 +9,7 @@ import pytest
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec
+from auditkit.errors import ConfigError
 from auditkit.gate import decide
 from auditkit.gate.diff import diff_runs
 from auditkit.gate.policy import RegressionSpec, load_policy
@@ -63,6 +64,22 @@ def test_gate_regression_direction_defaults_to_the_declared_one(tmp_path: Path) 
     undeclared = decide(results=_speed_run([10.0, 10.1, 9.9, 10.0], declared=False), policy=policy,
                         baseline=_speed_run([20.0, 20.1, 19.9, 20.0], declared=False))
     assert undeclared.passed  # the old default (higher is worse) when nothing is declared
+
+
+def test_gate_regression_on_a_target_metric_needs_a_side(tmp_path: Path) -> None:
+    def run(values: list[float]) -> dict[str, Any]:
+        results = make_results(metrics=[mean_metric("crows", "pct", values=values)], identities={"crows": {"v": 1}})
+        results["analyses"]["crows"]["metric_specs"] = [
+            MetricSpec(name="pct", direction="target", target=0.5).to_dict()]
+        return results
+
+    baseline, current = run([0.45, 0.46, 0.44, 0.45]), run([0.30, 0.31, 0.29, 0.30])
+    implicit = load_policy(path=write_policy(tmp_path, "rules:\n  - metric: crows.pct\n    regression: {}\n"))
+    with pytest.raises(ConfigError, match=r"best at 0\.5"):
+        decide(results=current, policy=implicit, baseline=baseline)
+    explicit = load_policy(path=write_policy(
+        tmp_path, "rules:\n  - metric: crows.pct\n    regression: {direction: lower_is_worse}\n"))
+    assert not decide(results=current, policy=explicit, baseline=baseline).passed
 
 
 def test_gate_accepts_the_spec_vocabulary() -> None:

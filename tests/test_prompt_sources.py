@@ -79,8 +79,31 @@ def _stereoset(tmp: Path) -> tuple[str, str, str]:
     return f"stereoset:{good}", f"stereoset:{bad}", "dev_bad.json: data.intrasentence"
 
 
+def _bbq(tmp: Path) -> tuple[str, str, str]:
+    from tests.fixtures_bias_benchmarks import bbq_rows, write_bbq
+
+    good = write_bbq(folder=tmp / "bbq")
+    bad = tmp / "Age_bad.jsonl"
+    row = bbq_rows()[0]
+    bad.write_text(json.dumps(row) + "\n" + json.dumps({**row, "example_id": 99, "label": 3}) + "\n",
+                   encoding="utf-8")
+    return f"bbq:{good}", f"bbq:{bad}", "Age_bad.jsonl:2:"
+
+
+def _bold(tmp: Path) -> tuple[str, str, str]:
+    from tests.fixtures_bias_benchmarks import write_bold
+
+    good = write_bold(root=tmp / "bold")
+    bad = tmp / "bold_bad" / "prompts"
+    bad.mkdir(parents=True)
+    (bad / "gender_prompt.json").write_text('{"American_actors": {"A_B": ["A B is "]},\n"x": 3}',
+                                            encoding="utf-8")
+    return f"bold:{good}", f"bold:{bad.parent}", "gender_prompt.json: 'x'"
+
+
 EXAMPLES: dict[str, Callable[[Path], tuple[str, str, str]]] = {
     "suite": _suite, "rtp": _rtp, "corpus": _corpus, "crows_pairs": _crows_pairs, "stereoset": _stereoset,
+    "bbq": _bbq, "bold": _bold,
 }
 
 

@@ -126,7 +126,7 @@ def test_failures_within_budget_complete_and_only_they_are_retried(
     second = run_cli(_args(loopback_server, suite, tmp_path / "two", "--cache", cache))
     assert second.code == 0, second.err
     retried = loopback_server.requests[before:]
-    assert len(retried) == 1 and "golf" in retried[0].body["messages"][-1]["content"]
+    assert len(retried) == 1 and "golf" in retried[0].body["prompt"]  # a plain prompt: /completions
     counts = json.loads((tmp_path / "two" / "results.json").read_text())["manifest"]["counts"]
     assert counts["cached"] == 9 and counts["generated"] == 1 and counts["errors"] == 0
 

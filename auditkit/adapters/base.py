@@ -47,6 +47,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -230,7 +231,9 @@ def parse_model_spec(*, spec: str, model_args: Sequence[str] = ()) -> ModelSpec:
     """
     if not spec or not spec.strip():
         raise ConfigError("--model is empty. Give a model spec such as 'smollm2', 'hf:gpt2' or 'replay:out.jsonl'.")
-    scheme, _, target = spec.partition(":")
+    scheme, colon, target = spec.partition(":")
+    if not colon:
+        _check_bare_spec(spec.strip())
     options: dict[str, str] = {}
     for arg in model_args:
         key, sep, value = arg.partition("=")
@@ -238,6 +241,21 @@ def parse_model_spec(*, spec: str, model_args: Sequence[str] = ()) -> ModelSpec:
             raise ConfigError(f"--model-arg {arg!r} is not KEY=VALUE (e.g. --model-arg dtype=float32).")
         options[key.strip()] = value.strip()
     return ModelSpec(scheme=scheme.strip(), target=target.strip(), options=options)
+
+
+def _check_bare_spec(spec: str) -> None:
+    """``--model ./my-model`` or ``--model gpt2`` (no scheme): suggest ``hf:`` rather than 'unknown adapter'."""
+    from auditkit.errors import PluginNotFound
+
+    if spec in adapters:
+        return
+    looks_local = spec.startswith(("/", ".", "~")) or "\\" in spec or Path(spec).expanduser().exists()
+    what = "a model folder" if looks_local else "a Hugging Face model id"
+    raise PluginNotFound(
+        f"--model {spec}: there is no adapter named {spec!r}. If it is {what}, did you mean "
+        f"--model hf:{spec}? Model specs are SCHEME:TARGET; adapters: {', '.join(adapters.names())} "
+        "(`auditkit adapters list`)."
+    )
 
 
 def build_adapter(*, spec: ModelSpec) -> Adapter:

@@ -222,6 +222,19 @@ def _locate(*, target: str, revision: str | None) -> _Source:
     return _Source(name=target, local_dir=snapshot, revision=commit or revision, is_hub=True)
 
 
+def _check_model_dir(*, target: str, folder: Path) -> None:
+    """A folder without config.json is not a saved model: say so now, before any plan is printed."""
+    if (folder / "config.json").is_file():
+        return
+    names = sorted(p.name for p in folder.iterdir())
+    holds = f"it holds {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}" if names else "it is empty"
+    raise AdapterError(
+        f"hf:{target} is not a saved model: the folder has no config.json ({holds}). Save the model with "
+        "model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR), or name a .gguf file in it with "
+        "--model-arg gguf_file=NAME.gguf."
+    )
+
+
 def _hub_snapshot(*, repo_id: str, revision: str | None) -> tuple[Path | None, str | None]:
     """The local HF cache snapshot of ``repo_id`` at ``revision`` (default ``main``), without network."""
     from huggingface_hub import constants
@@ -256,6 +269,8 @@ def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
             f"--model-arg revision={opts.revision} applies to hub ids, but hf:{target} is a local folder "
             "(its files are used as they are). Drop the revision option."
         )
+    if not source.is_hub and not opts.gguf_file:
+        _check_model_dir(target=target, folder=Path(source.name))
     if opts.gguf_file and source.local_dir is not None and not (source.local_dir / opts.gguf_file).is_file():
         raise AdapterError(f"--model-arg gguf_file={opts.gguf_file}: no such file in {source.local_dir}.")
     device = resolve_device(requested=opts.device)

@@ -37,15 +37,15 @@ class Encoded:
 
 def encode_request(*, request: LoglikRequest, tokenizer: Any) -> tuple[list[int], list[int]]:
     """``(context ids, continuation ids)`` of one request (see the module docstring)."""
-    if request.context == "":
-        prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        if prefix is None:
-            raise ValueError("the tokenizer has neither a BOS nor an EOS token to score the sentence after")
-        return [int(prefix)], list(tokenizer(request.continuation, add_special_tokens=False)["input_ids"])
     context, continuation = request.context, request.continuation
     spaces = len(context) - len(context.rstrip())
     if spaces:
         continuation, context = context[-spaces:] + continuation, context[:-spaces]
+    if context == "":  # no context (or only spaces, now part of the continuation): score after BOS
+        prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        if prefix is None:
+            raise ValueError("the tokenizer has neither a BOS nor an EOS token to score the sentence after")
+        return [int(prefix)], list(tokenizer(continuation, add_special_tokens=False)["input_ids"])
     whole = list(tokenizer(context + continuation, add_special_tokens=False)["input_ids"])
     head = list(tokenizer(context, add_special_tokens=False)["input_ids"])
     return head, whole[len(head) :]

@@ -3,15 +3,20 @@
 That covers the OpenAI API and local servers that speak its protocol — vLLM (``vllm serve``), Ollama,
 llama.cpp's server, LM Studio — by pointing ``base_url`` at them::
 
-    auditkit run bias --model openai:gpt-4o-mini                       # key from $OPENAI_API_KEY
+    auditkit run bias --model openai:gpt-4o-mini --model-arg endpoint=chat   # chat-only API; key from $OPENAI_API_KEY
     auditkit run bias --model openai:llama3.2 --model-arg base_url=http://localhost:11434/v1
-    auditkit run bias --model openai:Qwen/Qwen2.5-0.5B --model-arg base_url=http://gpu:8000/v1 \\
-        --model-arg endpoint=completions
+    auditkit run bias --model openai:Qwen/Qwen2.5-0.5B --model-arg base_url=http://gpu:8000/v1
+
+One prompt-form rule, as for ``hf:``: plain prompts are continued as written, so they go to
+``/completions``; chat prompts (``messages``) go to ``/chat/completions``. ``--model-arg endpoint=chat``
+sends every prompt to the chat endpoint (a plain prompt becomes one user turn), e.g. for a server
+without ``/completions``; ``endpoint=completions`` refuses chat prompts. The choice is in the manifest.
 
 Options (``--model-arg``): ``base_url`` (default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1),
 ``api_key_env`` (name of the variable holding the key, default ``OPENAI_API_KEY``), ``endpoint``
-(``chat`` or ``completions``), ``timeout`` (s per request, default 60), ``max_retries`` (default 5),
-``concurrency`` (requests in flight, default 8), ``backoff`` (first retry wait in s, default 0.5),
+(``auto``, the default, ``chat`` or ``completions``), ``timeout`` (s per request, default 60),
+``max_retries`` (default 5), ``concurrency`` (requests in flight, default 8), ``backoff`` (first retry
+wait in s, default 0.5),
 ``max_retry_after`` (cap on a server's Retry-After, default 60 s) and ``param.NAME=VALUE`` (extra body
 fields, VALUE parsed as JSON when it parses, e.g. ``param.frequency_penalty=0.5``).
 
@@ -20,8 +25,10 @@ identity, the manifest or a log, nor shown in an error (error texts are scrubbed
 
 Retries (tenacity, exponential backoff with jitter) cover 408/409/429 (honouring ``Retry-After``),
 5xx, timeouts, dropped connections and truncated or invalid JSON. 400/422 fail that one prompt; 401/403
-(bad key) and 404 (unknown model or wrong base URL) stop the run with ``AdapterError``. A prompt whose
-retries run out gets a ``Generation`` with ``error`` set; the others carry on.
+(bad key) and 404 (unknown model, wrong base URL or no such endpoint) stop the run with ``AdapterError``.
+A prompt whose retries run out gets a ``Generation`` with ``error`` set; the others carry on. Each
+finished request and each retry is reported to a listener (``listen``), so the engine shows progress
+per request and a line per timeout or retry.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from auditkit.adapters.base import (
     adapters,
     parse_options,
 )
+from auditkit.adapters.events import RequestEvent, RequestListener
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
@@ -67,7 +75,7 @@ class OpenAISettings:
     model: str
     base_url: str = DEFAULT_BASE_URL
     api_key_env: str = "OPENAI_API_KEY"
-    endpoint: str = "chat"
+    endpoint: str = "auto"
     timeout: float = 60.0
     max_retries: int = 5
     concurrency: int = 8
@@ -109,7 +117,8 @@ class OpenAIOptions(AdapterOptions):
     """Server URL; default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the key (never the key itself)."""
-    endpoint: Literal["chat", "completions"] = "chat"
+    endpoint: Literal["auto", "chat", "completions"] = "auto"
+    """``auto``: plain prompts to /completions (continued), chat prompts to /chat/completions; or force one."""
     timeout: float = Field(default=60.0, ge=0.001)
     """Seconds per request."""
     max_retries: int = Field(default=5, ge=0)
@@ -187,6 +196,21 @@ class OpenAIAdapter:
         self._thread: threading.Thread | None = None
         self._client: Any = None
         self._semaphore: asyncio.Semaphore | None = None
+        self._listener: RequestListener | None = None
+
+    def listen(self, callback: RequestListener | None) -> None:
+        """Report each finished request and each retry to ``callback`` (``None`` stops reporting)."""
+        self._listener = callback
+
+    def _emit(self, event: RequestEvent) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
+    def _endpoint_for(self, prompt: Prompt) -> str:
+        """The one prompt-form rule: plain prompts are continued, chat prompts use the chat format."""
+        if self.settings.endpoint != "auto":
+            return self.settings.endpoint
+        return "chat" if prompt.messages is not None else "completions"
 
     def __repr__(self) -> str:
         s = self.settings
@@ -242,7 +266,7 @@ class OpenAIAdapter:
         return text.replace(key, "***") if len(key) >= 4 else text
 
     # -- requests ---------------------------------------------------------------------------------------
-    def _body(self, prompt: Prompt, config: GenerationConfig) -> dict[str, Any]:
+    def _body(self, prompt: Prompt, config: GenerationConfig, endpoint: str) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
             "model": s.model,
@@ -253,7 +277,7 @@ class OpenAIAdapter:
         }
         if config.stop:
             body["stop"] = list(config.stop)
-        if s.endpoint == "chat":
+        if endpoint == "chat":
             if prompt.messages is not None:
                 body["messages"] = [{"role": m.role, "content": m.content} for m in prompt.messages]
             else:
@@ -293,11 +317,7 @@ class OpenAIAdapter:
                     f"${self.settings.api_key_env} (server said: {snippet})"
                 )
             if status == 404:
-                raise AdapterError(
-                    f"{url} answered 404 for model {self.settings.model!r}: "
-                    "the model does not exist there or "
-                    f"base_url is wrong (server said: {snippet})"
-                )
+                raise AdapterError(_not_found(url=url, model=self.settings.model, snippet=snippet))
             if status == 429 or status in _RETRY_STATUS or status >= 500:
                 raise _RetryableError(
                     f"HTTP {status}: {snippet}", retry_after=_retry_after(response.headers.get("retry-after"))
@@ -324,18 +344,38 @@ class OpenAIAdapter:
         return float(backoff(retry_state))
 
     async def _one(
-        self, prompt: Prompt, config: GenerationConfig, url: str, headers: dict[str, str]
+        self, prompt: Prompt, config: GenerationConfig, base: str, headers: dict[str, str]
     ) -> Generation:
-        from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-        body = self._body(prompt, config)
+        endpoint = self._endpoint_for(prompt)
+        url = f"{base}/{_PATHS[endpoint]}"
+        body = self._body(prompt, config, endpoint)
         attempts = self.settings.max_retries + 1
+
+        def before_sleep(state: Any) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            wait = float(state.next_action.sleep) if state.next_action else 0.0
+            self._emit(RequestEvent(kind="retry", prompt_id=prompt.id, ok=False, reason=str(exc),
+                                    attempt=state.attempt_number, attempts=attempts, wait_s=wait))
+
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_RetryableError),
             stop=stop_after_attempt(attempts),
             wait=self._wait,
+            before_sleep=before_sleep,
             reraise=False,
         )
+        generation = await self._attempt(prompt, retrying, attempts, url, body, headers, endpoint)
+        self._emit(RequestEvent(kind="done", prompt_id=prompt.id, ok=generation.ok, reason=generation.error or ""))
+        return generation
+
+    async def _attempt(
+        self, prompt: Prompt, retrying: Any, attempts: int, url: str, body: dict[str, Any],
+        headers: dict[str, str], endpoint: str,
+    ) -> Generation:
+        from tenacity import RetryError
+
         try:
             async for attempt in retrying:
                 with attempt:
@@ -350,14 +390,14 @@ class OpenAIAdapter:
         except _PromptFailedError as exc:
             return Generation(prompt_id=prompt.id, output=None, error=f"request rejected: {exc}")
         try:
-            return self._parse(prompt, data, latency)
+            return self._parse(prompt, data, latency, endpoint)
         except (AttributeError, TypeError, ValueError) as exc:  # a server that bends the schema
             return Generation(prompt_id=prompt.id, output=None, error=f"unexpected response shape: {exc!r}")
 
-    def _parse(self, prompt: Prompt, data: dict[str, Any], latency: float) -> Generation:
+    def _parse(self, prompt: Prompt, data: dict[str, Any], latency: float, endpoint: str) -> Generation:
         choice = data["choices"][0]
         usage = data.get("usage") or {}
-        if self.settings.endpoint == "chat":
+        if endpoint == "chat":
             text = (choice.get("message") or {}).get("content")
             tokens, logprobs = _chat_logprobs(choice.get("logprobs"))
         else:
@@ -385,9 +425,8 @@ class OpenAIAdapter:
     async def _batch(
         self, prompts: Sequence[Prompt], config: GenerationConfig, headers: dict[str, str]
     ) -> list[Generation]:
-        path = "chat/completions" if self.settings.endpoint == "chat" else "completions"
-        url = f"{self.settings.base_url}/{path}"
-        tasks = [asyncio.ensure_future(self._one(p, config, url, headers)) for p in prompts]
+        base = self.settings.base_url
+        tasks = [asyncio.ensure_future(self._one(p, config, base, headers)) for p in prompts]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -423,6 +462,21 @@ class OpenAIAdapter:
         from auditkit.adapters.openai_loglik import score_requests
 
         return score_requests(adapter=self, requests=requests)
+
+
+_PATHS = {"chat": "chat/completions", "completions": "completions"}
+
+
+def _not_found(*, url: str, model: str, snippet: str) -> str:
+    """A 404 names every cause, and for /completions the option that avoids that endpoint."""
+    message = f"{url} answered 404 for model {model!r}: the model does not exist there or base_url is wrong"
+    if url.endswith("/chat/completions"):
+        return f"{message} (server said: {snippet})"
+    return (
+        f"{message}, or the server has no /completions endpoint (server said: {snippet}). Plain prompts go "
+        "to /completions so that they are continued as written; for a chat-only server add "
+        "--model-arg endpoint=chat (each plain prompt then becomes one user turn)."
+    )
 
 
 def _chat_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:

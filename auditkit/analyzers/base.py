@@ -25,13 +25,20 @@ An analyzer may set ``scope = "run"`` (default ``"probes"``): once any probe of 
 every output of the run, not only those of the probes that name it — energy is the cost of the whole
 audit, broken down by suite and probe.
 
-Two optional members make reruns cheap (both may be absent; the engine reads them with ``getattr``):
+An analyzer may set ``wants_model_facts = True``: its options then also receive ``adapter`` and ``model``
+(what generated the outputs) and ``energy_source`` (how the adapter's energy is known, from its declared
+abilities), unless the suite or command line sets ``adapter`` itself — energy models remote outputs from
+them. Its options model must accept those fields.
+
+Three optional members make reruns cheap (each may be absent; the engine reads them with ``getattr``):
 
 - ``cache_scores = True`` declares that the scores of one output depend only on the analyzer's
   ``identity`` and options, the ``Prompt`` and the ``Generation`` — not on other outputs, the clock, the
   network or files the identity does not fingerprint. The engine then stores them in the run cache and a
   rerun reuses them instead of scoring again. Absent means ``False``: a plugin is never cached unless it
   says so, since a wrongly cached score is silently stale.
+- ``aggregate_options`` (a tuple of option names) lists options that only ``aggregate`` reads (toxicity's
+  ``calibration``): they are left out of the score cache key, so changing them rescores nothing.
 - ``load()`` loads whatever scoring needs (a model, a lexicon). The engine calls it before generation
   when the run has outputs for this analyzer to score, so a scorer that cannot load stops the run
   (``ConfigError``, exit 2) before hours of generation — and not at all when every score is cached.
@@ -140,6 +147,7 @@ analyzers: Registry[AnalyzerFactory] = Registry(
         "auditkit.analyzers.energy",
         "auditkit.analyzers.crows_pairs",
         "auditkit.analyzers.stereoset",
+        "auditkit.analyzers.bbq",
     ),
 )
 
@@ -167,6 +175,8 @@ class AnalyzerInfo:
     metric_specs: tuple[MetricSpec, ...]
     options_model: type | None
     description: str
+    wants_model_facts: bool = False
+    """Its options receive ``adapter``, ``model`` and ``energy_source`` from the engine."""
 
 
 def _declaring_class(factory: Any) -> Any:
@@ -192,6 +202,7 @@ def analyzer_info(*, name: str) -> AnalyzerInfo:
         metric_specs=specs,
         options_model=getattr(source, "options_model", None),
         description=doc.splitlines()[0] if doc else "",
+        wants_model_facts=getattr(source, "wants_model_facts", False) is True,
     )
 
 

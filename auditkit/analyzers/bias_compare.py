@@ -17,7 +17,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -213,7 +213,6 @@ def compare_groups(
     axis, groups = table.axis, table.groups
     comparisons = []
     scored = table.scored(measure)
-    v = table.values[measure]
     sums, counts = _cell_sums(table, measure, scored & table.paired)
     for index, (ia, ib) in enumerate(itertools.combinations(range(len(groups)), 2)):
         ga, gb = groups[ia], groups[ib]
@@ -235,9 +234,13 @@ def compare_groups(
                 n_a=int(a.size), n_b=int(b.size),
             ))
             continue
-        xa = v[scored & (table.group == ia)]
-        xb = v[scored & (table.group == ib)]
-        if kind == "rate":
+        xa, sampled_a = _per_prompt(table, measure, scored & (table.group == ia))
+        xb, sampled_b = _per_prompt(table, measure, scored & (table.group == ib))
+        if kind == "rate" and (sampled_a or sampled_b):
+            kind_here: MeasureKind = "mean"  # shares per prompt: compared as means over prompts, below
+        else:
+            kind_here = kind
+        if kind_here == "rate":
             sa, sb = int(np.count_nonzero(xa >= 0.5)), int(np.count_nonzero(xb >= 0.5))
             rt = two_sample_rates(successes_a=sa, n_a=int(xa.size), successes_b=sb, n_b=int(xb.size))
             pooled = (sa + sb) / (xa.size + xb.size) if xa.size or xb.size else None
@@ -249,13 +252,29 @@ def compare_groups(
         else:
             mt = two_sample_means(a=xa, b=xb, permutations=permutations, resamples=resamples, seed=sub_seed)
             both = np.concatenate([xa, xb])
+            over = "; outputs of one prompt averaged first (samples are not independent)" if (
+                sampled_a or sampled_b) else ""
             comparisons.append(Comparison(
                 axis=axis, measure=measure, group_a=ga, group_b=gb, gap=mt.diff, ci_low=mt.ci_low,
                 ci_high=mt.ci_high, p_value=mt.p_value, effect_size=mt.effect_size, n=int(xa.size + xb.size),
-                paired=False, method=mt.method, sd_diff=float(np.std(both, ddof=1)) if both.size > 1 else None,
+                paired=False, method=mt.method + over, sd_diff=float(np.std(both, ddof=1)) if both.size > 1 else None,
+                pooled_rate=float(both.mean()) if kind == "rate" and both.size else None,
                 n_a=int(xa.size), n_b=int(xb.size), extra={"a": tuple(xa.tolist()), "b": tuple(xb.tolist())},
             ))
     return comparisons
+
+
+def _per_prompt(table: AxisTable, measure: str, mask: np.ndarray) -> tuple[Any, bool]:
+    """The values of ``mask``'s outputs, one per prompt: a prompt's samples averaged (a rate becomes the
+    prompt's share). Unpaired tests treat their values as independent, which k samples of one prompt are
+    not. Also whether any prompt had more than one sample (without samples: the outputs, unchanged)."""
+    codes = table.prompt[mask]
+    values = table.values[measure][mask]
+    if codes.size == np.unique(codes).size:
+        return values, False
+    sums = np.bincount(codes, weights=values)
+    counts = np.bincount(codes)
+    return sums[counts > 0] / counts[counts > 0], True
 
 
 def refine_comparison(

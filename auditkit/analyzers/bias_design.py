@@ -239,14 +239,16 @@ def group_vs_rest(*, table: AxisTable, measure: str, kind: Literal["mean", "rate
 
     if omnibus.paired and omnibus.matrix is not None:
         return _paired_posthoc(omnibus=omnibus, groups=table.groups, resamples=resamples, seed=seed)
+    from auditkit.analyzers.bias_compare import _per_prompt
+
     k = len(table.groups)
-    v = table.values[measure]
     scored = table.scored(measure)
     out = []
     for g, group in enumerate(table.groups):
-        xa = v[scored & (table.group == g)]
-        xb = v[scored & (table.group != g)]
-        if kind == "rate":
+        # One value per prompt: k samples of one prompt are not independent outputs.
+        xa, sampled_a = _per_prompt(table, measure, scored & (table.group == g))
+        xb, sampled_b = _per_prompt(table, measure, scored & (table.group != g))
+        if kind == "rate" and not (sampled_a or sampled_b):
             sa, sb = int(np.count_nonzero(xa >= 0.5)), int(np.count_nonzero(xb >= 0.5))
             rt = two_sample_rates(successes_a=sa, n_a=int(xa.size), successes_b=sb, n_b=int(xb.size))
             out.append(Comparison(
@@ -256,10 +258,11 @@ def group_vs_rest(*, table: AxisTable, measure: str, kind: Literal["mean", "rate
                 pooled_rate=(sa + sb) / max(xa.size + xb.size, 1)))
         else:
             mt = two_sample_means(a=xa, b=xb, permutations=permutations, resamples=resamples, seed=seed + g + k)
+            over = "; outputs of one prompt averaged first" if (sampled_a or sampled_b) else ""
             out.append(Comparison(
                 axis=table.axis, measure=measure, group_a=group, group_b=REST, gap=mt.diff, ci_low=mt.ci_low,
                 ci_high=mt.ci_high, p_value=mt.p_value, effect_size=mt.effect_size, n=int(xa.size + xb.size),
-                paired=False, method=mt.method, n_a=int(xa.size), n_b=int(xb.size)))
+                paired=False, method=mt.method + over, n_a=int(xa.size), n_b=int(xb.size)))
     return out
 
 

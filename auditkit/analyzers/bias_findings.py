@@ -55,6 +55,9 @@ def posthoc_finding(*, settings: ReportSettings, comparison: Comparison, table: 
         evidence.extend(ids_a + ids_rest)
         pairs.append({"pair": key, c.group_a: {"prompt_ids": ids_a, "value": va},
                       "rest": {"prompt_ids": ids_rest, "value": vb}, "difference": va - vb})
+    if not c.pair_values:  # unpaired groups (BOLD): the group's outputs furthest toward the worse side
+        evidence = _extreme_outputs(table=table, measure=c.measure, group=c.group_a, higher=sign > 0,
+                                    count=2 * settings.evidence_pairs)
     correction = _CORRECTION_NAMES.get(settings.correction, settings.correction)
     within = "max-T adjustment" if c.paired else "Holm"
     title = (f"Outputs about '{c.group_a}' {info.phrase} about the other {c.axis} groups ({info.label} gap "
@@ -73,6 +76,17 @@ def posthoc_finding(*, settings: ReportSettings, comparison: Comparison, table: 
                  "threshold": threshold, "pairs": pairs,
                  "severity_rule": "bound of the 95% CI nearest zero / practical threshold: high ≥4, medium ≥2"},
     )
+
+
+def _extreme_outputs(*, table: AxisTable, measure: str, group: str, higher: bool, count: int) -> list[str]:
+    import numpy as np
+
+    if group not in table.groups:
+        return []
+    values = table.values[measure]
+    index = np.flatnonzero(table.scored(measure) & (table.group == table.groups.index(group)))
+    order = np.argsort(-values[index] if higher else values[index], kind="stable")[:count]
+    return [str(x) for x in table.prompt_ids[index[order]]]
 
 
 def omnibus_metrics(*, design: DesignResult, axis: str) -> list[Metric]:

@@ -93,6 +93,9 @@ def _finding(settings: ReportSettings, c: Comparison, table: AxisTable, worse_si
         evidence.extend(ids_a + ids_b)
         pairs.append({"pair": key, c.group_a: {"prompt_ids": ids_a, "value": va},
                       c.group_b: {"prompt_ids": ids_b, "value": vb}, "difference": va - vb})
+    if not c.pair_values:  # unpaired groups (BOLD): the worse group's most extreme outputs
+        evidence = _extreme_outputs(table=table, measure=c.measure, group=worse, higher=worse_side == "higher",
+                                    count=2 * settings.evidence_pairs)
     threshold = settings.thresholds.get(c.measure, 0.0)
     return Finding(
         analyzer="bias", kind="group_gap",
@@ -105,6 +108,17 @@ def _finding(settings: ReportSettings, c: Comparison, table: AxisTable, worse_si
                  "n": c.n, "paired": c.paired, "method": c.method, "threshold": threshold,
                  "mde": c.mde, "pairs": pairs},
     )
+
+
+def _extreme_outputs(*, table: AxisTable, measure: str, group: str, higher: bool, count: int) -> list[str]:
+    """Prompt ids of ``group``'s ``count`` outputs furthest toward the worse side of ``measure``."""
+    if group not in table.groups:
+        return []
+    values = table.values[measure]
+    mask = table.scored(measure) & (table.group == table.groups.index(group))
+    index = np.flatnonzero(mask)
+    order = np.argsort(-values[index] if higher else values[index], kind="stable")[:count]
+    return [str(x) for x in table.prompt_ids[index[order]]]
 
 
 def _interval_metric(measure: str, axis: str, group: str, iv: Interval) -> Metric:

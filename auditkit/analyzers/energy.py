@@ -110,6 +110,7 @@ class EnergyAnalyzer:
                    description="Location-based emissions per 1,000 output tokens."),
     )
     scope = "run"  # the cost of every generation in the audit, not only the energy workload's
+    wants_model_facts = True  # remote outputs are modelled from what ran and where its energy comes from
     batch_size = 4096
     cache_scores = True  # scores read only the generation's measured fields and the options
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from auditkit.cli.app import app
 
 if TYPE_CHECKING:
     from auditkit.records import Prompt
+    from auditkit.sources import LoadedSource
 
 __all__ = ["prompts"]
 
@@ -51,7 +52,7 @@ def prompts(
         refs=refs, samples=samples, analyzer_options=parse_analyzer_args(args=analyzer_arg or ())
     )
     records = _merge([source.prompts for source in loaded])
-    _write(out=out, records=records)
+    _write(out=out, records=records, settings=_effective_generation(loaded))
     if out != "-":
         names = ", ".join(source.id for source in loaded)
         typer.echo(f"wrote {len(records)} prompts from {names} to {out}", err=True)
@@ -73,7 +74,27 @@ def _merge(batches: Sequence[Sequence[Prompt]]) -> list[Prompt]:
     return list(merged.values())
 
 
-def _write(*, out: str, records: Sequence[Prompt]) -> None:
+def _effective_generation(loaded: Sequence[LoadedSource]) -> dict[str, dict[str, Any]]:
+    """Each prompt's resolved decoding settings (suite defaults < probe pins), as `run` would use them:
+    an external generator making a replay file needs them, not just the probe's pins."""
+    from auditkit.engine.plan import resolve_generation
+
+    settings: dict[str, dict[str, Any]] = {}
+    for source in loaded:
+        resolved: dict[tuple[str, str], dict[str, Any]] = {}
+        for prompt in source.prompts:
+            key = (prompt.suite, repr(sorted(prompt.generation.items())))
+            if key not in resolved:
+                config = resolve_generation(
+                    suite=source.generation_for(suite_id=prompt.suite), pins=prompt.generation,
+                    where=f"suite {source.id!r}, probe {prompt.template!r}",
+                )
+                resolved[key] = config.to_dict()
+            settings.setdefault(prompt.id, resolved[key])
+    return settings
+
+
+def _write(*, out: str, records: Sequence[Prompt], settings: Mapping[str, Mapping[str, Any]]) -> None:
     import json
     import os
     import sys
@@ -81,7 +102,10 @@ def _write(*, out: str, records: Sequence[Prompt]) -> None:
 
     from auditkit.errors import InputError
 
-    lines = "".join(json.dumps(record.to_dict(), ensure_ascii=False) + "\n" for record in records)
+    lines = "".join(
+        json.dumps({**record.to_dict(), "generation": dict(settings[record.id])}, ensure_ascii=False) + "\n"
+        for record in records
+    )
     if out == "-":
         sys.stdout.write(lines)
         return

@@ -104,7 +104,7 @@ def run_command(
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not render report.html.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     executor: Annotated[
-        str, typer.Option(help="Where batches run: local (this process) or ray (needs auditkit[ray]).")
+        str, typer.Option(help="Where batches run: local (this process) or ray (needs auditkit-rai[ray]).")
     ] = "local",
     ray_address: Annotated[
         str | None,

@@ -142,6 +142,7 @@ def validate_suites(
     for ref in paths:
         try:
             (loaded,) = load_sources(refs=[ref])
+            _check_analyzers(loaded)
         except AuditkitError as error:
             failed += 1
             typer.echo(f"FAIL {ref}\n{error}", err=True)
@@ -151,6 +152,21 @@ def validate_suites(
     if failed:
         typer.echo(f"{failed} of {len(paths)} suites failed validation.", err=True)
         raise typer.Exit(code=2)
+
+
+def _check_analyzers(loaded: LoadedSource) -> None:
+    """A suite naming an analyzer that is not registered would fail at run time: fail validation now."""
+    from auditkit.analyzers.base import analyzers
+    from auditkit.errors import PluginNotFound
+
+    named = {name for prompt in loaded.prompts for name in prompt.analyzers} | set(loaded.analyzer_options)
+    for name in sorted(named):
+        try:
+            analyzers.get(name)
+        except PluginNotFound as error:
+            raise PluginNotFound(
+                f"suite '{loaded.id}' ({loaded.source}) names an analyzer that does not exist: {error}"
+            ) from None
 
 
 def _per_template(prompts: Sequence[Prompt]) -> dict[str, int]:

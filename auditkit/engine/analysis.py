@@ -21,6 +21,7 @@ from auditkit.analyzers.base import (
     Analysis,
     Analyzer,
     Observation,
+    analyzer_info,
     build_analyzer,
     caches_scores,
     declared_metric_specs,
@@ -101,10 +102,9 @@ def analyzer_options(
     effective = {}
     for name in plan.analyzer_names:
         options = dict(plan.analyzer_options.get(name, {}))
-        if name == "energy":
-            # Remote outputs are modelled from the model's size: the analyzer must know what ran and
-            # where its energy comes from. Suite and command-line options still win; an ``adapter``
-            # named there (e.g. replayed outputs of an API) is judged by that adapter's abilities.
+        if analyzer_info(name=name).wants_model_facts:
+            # Suite and command-line options still win; an ``adapter`` named there (e.g. replayed
+            # outputs of an API) is judged by that adapter's abilities.
             ran: dict[str, Any] = {"adapter": identity.adapter, "model": identity.model}
             if "adapter" not in options:
                 ran["energy_source"] = abilities.energy_source
@@ -136,11 +136,14 @@ def analyzer_cache_keys(
     *, analyzers: Mapping[str, Analyzer], options: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
     """An ``analyzer_key`` for each analyzer that declared ``cache_scores``; the others are never cached."""
-    return {
-        name: analyzer_key(name=name, identity=analyzer.identity, options=options.get(name, {}))
-        for name, analyzer in analyzers.items()
-        if caches_scores(analyzer)
-    }
+    keys = {}
+    for name, analyzer in analyzers.items():
+        if caches_scores(analyzer):
+            # Options the analyzer reads only when aggregating do not change any output's scores.
+            ignored = set(getattr(analyzer, "aggregate_options", ()))
+            scored = {k: v for k, v in options.get(name, {}).items() if k not in ignored}
+            keys[name] = analyzer_key(name=name, identity=analyzer.identity, options=scored)
+    return keys
 
 
 def _prompts_for(plan: Plan, name: str, analyzer: Analyzer) -> list[Prompt]:

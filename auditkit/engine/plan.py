@@ -11,6 +11,7 @@ Adapters receive batches that share one config, so the plan groups prompts by th
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ class AuditRequest:
     command: tuple[str, ...] = ()
     """The command line, for the manifest (secrets are redacted before writing)."""
     executor: str = "local"
-    """Where batches run: ``local`` (this process) or ``ray`` (a Ray cluster; ``pip install auditkit[ray]``)."""
+    """Where batches run: ``local`` (this process) or ``ray`` (a Ray cluster; ``pip install auditkit-rai[ray]``)."""
     ray_address: str | None = None
     """``--ray-address``: ``auto``, ``ray://host:10001`` or ``host:6379``; ``None`` starts a local Ray."""
     ray_replicas: int | None = None
@@ -174,6 +175,28 @@ def parse_analyzer_args(*, args: Sequence[str]) -> dict[str, dict[str, Any]]:
     return parsed
 
 
+def _check_analyzer_args(*, request: AuditRequest, running: Sequence[str]) -> None:
+    """An option for an analyzer that does not exist, or does not run, would be ignored: refuse it."""
+    from auditkit.analyzers.base import analyzers
+
+    for name, options in request.analyzer_options.items():
+        if name in running:
+            continue
+        example = f"--analyzer-arg {name}.{next(iter(options), 'KEY')}"
+        here = f"Analyzers in this run: {', '.join(running) or 'none'}"
+        if name not in analyzers:
+            close = difflib.get_close_matches(name, [*running, *analyzers.names()], n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(
+                f"{example}: there is no analyzer named {name!r}{hint}. {here}; registered: "
+                f"{', '.join(analyzers.names())}."
+            )
+        raise ConfigError(
+            f"{example}: the {name!r} analyzer does not run in this audit, so the option would be ignored. "
+            f"{here}; add a suite that uses {name!r} or drop the option."
+        )
+
+
 def _cli_generation(request: AuditRequest) -> dict[str, Any]:
     flags = {
         "max_new_tokens": request.max_new_tokens,
@@ -185,12 +208,20 @@ def _cli_generation(request: AuditRequest) -> dict[str, Any]:
 
 def _load_sources(request: AuditRequest) -> list[LoadedSource]:
     """Every prompt source of the request: its suite references, then ``--corpus FILE`` as ``corpus:FILE``."""
+    from auditkit.adapters.base import abilities_of, parse_model_spec
     from auditkit.sources import load_sources
 
     refs = [*request.suites, *([f"corpus:{request.corpus}"] if request.corpus is not None else [])]
     if not refs:
         return []
-    return load_sources(refs=refs, samples=request.samples, analyzer_options=request.analyzer_options)
+    # Read from the factory's declaration (cheap, nothing built): sources such as bbq: pick their mode by it.
+    # A bad model spec is plan_run's to report (it parses the spec first); planning alone sees "unknown".
+    try:
+        loglikelihood: bool | None = abilities_of(spec=parse_model_spec(spec=request.model)).loglikelihood
+    except ConfigError:
+        loglikelihood = None
+    return load_sources(refs=refs, samples=request.samples, analyzer_options=request.analyzer_options,
+                        loglikelihood=loglikelihood)
 
 
 def build_plan(*, request: AuditRequest) -> Plan:
@@ -247,6 +278,7 @@ def build_plan(*, request: AuditRequest) -> Plan:
         )
 
     available = sorted({name for p in prompts for name in p.analyzers})
+    _check_analyzer_args(request=request, running=request.analyzers or available)
     if request.analyzers is not None:
         wanted = list(dict.fromkeys(request.analyzers))
         unknown = [a for a in wanted if a not in available]

@@ -6,6 +6,7 @@ Plain lines (CI logs, pipes) are throttled so a 100k-prompt run does not print 1
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -25,8 +26,13 @@ class ProgressTask:
         self._handle = handle
         self._start = time.monotonic()
         self._last_line = 0.0
+        self._lock = threading.Lock()  # remote adapters advance from their own thread
 
     def advance(self, n: int = 1) -> None:
+        with self._lock:
+            self._advance(n)
+
+    def _advance(self, n: int) -> None:
         self.completed += n
         if self._handle is not None:
             self._owner._bars.update(self._handle, advance=n)

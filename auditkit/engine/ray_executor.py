@@ -1,4 +1,4 @@
-"""Run generation and scoring batches on a Ray cluster (``--executor ray``; ``pip install auditkit[ray]``).
+"""Run generation and scoring batches on a Ray cluster (``--executor ray``; ``pip install auditkit-rai[ray]``).
 
 The driver (``run_audit``) stays in charge of everything stateful: it plans the batches, looks up and
 writes the SQLite cache, counts errors and aggregates. This executor only moves batches to Ray actors and
@@ -80,7 +80,7 @@ def _import_ray() -> Any:
     except ImportError:
         raise ConfigError(
             "--executor ray needs Ray, which is not installed. Install it with "
-            "`pip install 'auditkit[ray]'`, or run with --executor local."
+            "`pip install 'auditkit-rai[ray]'`, or run with --executor local."
         ) from None
     return ray
 

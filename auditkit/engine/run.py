@@ -80,6 +80,7 @@ from auditkit.engine.run_records import (
     Workers,
     Written,
 )
+from auditkit.engine.watch import RequestWatcher, common_errors
 from auditkit.errors import ConfigError, ErrorBudgetExceeded, InputError
 from auditkit.records import Generation, Score
 
@@ -272,6 +273,7 @@ def generate(*, context: RunContext, workers: Workers, progress: Progress, tally
         progress.warn(
             f"--concurrency is ignored by the {context.spec.scheme!r} adapter (it generates batch by batch)."
         )
+    _warn_unplanned(context=context, progress=progress)
     try:
         generations = _generate_missing(context=context, workers=workers, progress=progress, tally=tally)
     finally:
@@ -281,11 +283,28 @@ def generate(*, context: RunContext, workers: Workers, progress: Progress, tally
             generations[prompt.id] = Generation(prompt_id=prompt.id, output=None, error=NOT_GENERATED)
             tally.not_generated += 1
     if tally.stopped or (tally.attempted and tally.errors / tally.attempted > request.max_error_rate):
+        # The reasons are otherwise only inside outputs.jsonl: quote the commonest ones.
+        why = common_errors(generations=generations.values(), skip=NOT_GENERATED)
         tally.reasons.append(
             f"{tally.errors} of {tally.attempted} generations failed "
-            f"(more than --max-error-rate {request.max_error_rate:g})"
+            f"(more than --max-error-rate {request.max_error_rate:g})" + (f"; errors: {why}" if why else "")
         )
     return Generated(generations=generations, meter_info=dict(workers.meter.info))
+
+
+def _warn_unplanned(*, context: RunContext, progress: Progress) -> None:
+    """Replay lines for prompts the run does not plan are ignored, but never silently."""
+    unused_ids = getattr(context.adapter, "unused_ids", None)
+    if not callable(unused_ids):
+        return
+    unused = list(unused_ids(prompt_ids=[p.id for p in context.plan.prompts]))
+    if unused:
+        shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+        progress.warn(
+            f"the replay file has {len(unused)} line(s) for prompts this run does not plan ({shown}); "
+            "they are ignored. Was it made for other suites, --samples or --seed? "
+            "`auditkit prompts SUITE... -o FILE` lists the planned ids."
+        )
 
 
 def _generate_missing(
@@ -304,6 +323,10 @@ def _generate_missing(
     size = request.batch_size or int(getattr(context.adapter, "default_batch_size", 8) or 8)
     budget = request.max_error_rate * len(missing)
     task = progress.task(description="generating", total=len(missing))
+    listen = getattr(context.adapter, "listen", None)  # remote adapters report each request
+    watcher = RequestWatcher(progress=progress, task=task) if callable(listen) else None
+    if watcher is not None:
+        listen(watcher)  # type: ignore[misc]
 
     def on_batch(outcome: GenerationOutcome) -> bool:
         batch = [_encodable(g) for g in outcome.generations]
@@ -314,7 +337,10 @@ def _generate_missing(
         tally.attempted += len(batch)
         tally.errors += failed
         tally.generated += len(batch) - failed
-        task.advance(len(batch))
+        if watcher is not None:
+            watcher.settle(g.prompt_id for g in batch)
+        else:
+            task.advance(len(batch))
         # Stop once the budget cannot be met any more, or once enough attempts show the rate is exceeded.
         over = tally.errors > budget or (
             tally.attempted >= _MIN_ATTEMPTS_TO_STOP
@@ -334,6 +360,10 @@ def _generate_missing(
         workers.executor.generate(adapter=source, batches=_batches(plan, keys, missing, size), on_batch=on_batch)
     finally:
         task.finish()
+        if watcher is not None:
+            listen(None)  # type: ignore[misc]
+            if watcher.summary():
+                progress.log(str(watcher.summary()))
     return generations
 
 

@@ -31,7 +31,9 @@ __all__ = [
     "Untestable",
     "check_compatible",
     "compare_metric",
+    "interval_se",
     "metric_key",
+    "proportion_counts",
 ]
 
 _Z95 = 1.959963984540054
@@ -68,7 +70,8 @@ def metric_key(metric: Mapping[str, Any]) -> tuple[str, str, tuple[tuple[str, st
     )
 
 
-def _counts(metric: Mapping[str, Any]) -> tuple[int, int] | None:
+def proportion_counts(metric: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(events, n) when the metric is a proportion of whole counts (the two-proportion test applies)."""
     method = str(metric.get("method") or "").lower()
     value, n = metric.get("value"), metric.get("n") or 0
     if not ("proportion" in method or "wilson" in method) or value is None or n <= 0 or not 0 <= value <= 1:
@@ -79,7 +82,8 @@ def _counts(metric: Mapping[str, Any]) -> tuple[int, int] | None:
     return round(count), int(n)
 
 
-def _se(metric: Mapping[str, Any]) -> float:
+def interval_se(metric: Mapping[str, Any]) -> float:
+    """The standard error implied by the metric's 95% interval (``Untestable`` without one)."""
     low, high = metric.get("ci_low"), metric.get("ci_high")
     if low is None or high is None:
         raise Untestable("has no confidence interval to derive a standard error from")
@@ -111,7 +115,7 @@ def compare_metric(
     a, b = float(new["value"]), float(old["value"])
     worse, better = (a, b) if direction != "lower_is_worse" else (b, a)
     difference = worse - better
-    counts_new, counts_old = _counts(new), _counts(old)
+    counts_new, counts_old = proportion_counts(new), proportion_counts(old)
     if counts_new is not None and counts_old is not None:
         from statsmodels.stats.proportion import test_proportions_2indep
 
@@ -146,7 +150,7 @@ def compare_metric(
     if min(int(new.get("n") or 0), int(old.get("n") or 0)) < 2:
         # An interval of one observation has zero width without being certain: nothing to test with.
         raise Untestable("has fewer than 2 observations in a run, so no standard error")
-    se = math.hypot(_se(new), _se(old))
+    se = math.hypot(interval_se(new), interval_se(old))
     method = "z-test on the difference, standard errors from the 95% CIs (Welch-style)"
     if direction == "two-sided":
         if se == 0.0:

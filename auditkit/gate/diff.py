@@ -5,7 +5,9 @@ Metrics are matched by (analyzer, name, group). Each pair gets the test of :mod:
 of hundreds of metrics does not show a handful of "changes" that are pure noise. Unlike the gate, diff
 does not refuse incomparable runs: it lists why they are not comparable and shows the numbers anyway.
 A significant change is also judged ``better`` or ``worse`` when the metric's analyzer declared its
-direction (``metric_specs`` in the new run's results.json).
+direction (``metric_specs`` in the new run's results.json). Each tested pair also carries its **minimum
+detectable change** (two-sided, 80% power, at ``alpha / m`` for the ``m`` Holm-corrected tests), so
+"within noise" can be read against what the comparison could have seen.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError
 from auditkit.gate.baseline import Untestable, check_compatible, compare_metric, metric_key
+from auditkit.gate.power import regression_power
 
 __all__ = ["MetricChange", "RunDiff", "diff_runs"]
 
@@ -41,6 +44,8 @@ class MetricChange:
     new_ci: tuple[float | None, float | None] = (None, None)
     judgement: str | None = None
     """``better`` or ``worse`` for a significant change of a metric with a declared direction."""
+    mdr: float | None = None
+    """Smallest change either way this comparison detects with 80% power after the Holm correction."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class MetricChange:
             "old_ci": list(self.old_ci),
             "new_ci": list(self.new_ci),
             "judgement": self.judgement,
+            "mdr": self.mdr,
         }
 
 
@@ -62,6 +68,17 @@ class RunDiff:
     changes: tuple[MetricChange, ...]
     warnings: tuple[str, ...]
     alpha: float
+
+    def failing(self, *, fail_on: str) -> tuple[MetricChange, ...]:
+        """The changes that fail a build under ``fail_on``: ``regression`` (significant and judged worse
+        by the metric's declared direction), ``change`` (any significant change) or ``none``."""
+        if fail_on == "regression":
+            return tuple(c for c in self.changes if c.judgement == "worse")
+        if fail_on == "change":
+            return tuple(c for c in self.changes if c.verdict in ("increased", "decreased"))
+        if fail_on == "none":
+            return ()
+        raise ConfigError(f"--fail-on {fail_on!r}: use regression, change or none.")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +136,8 @@ def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 
         tested, adjust_p_values(p_values=[r["raw"] for r in tested], method="holm"), strict=True
     ):
         row["p"] = p
+        row["mdr"] = _detectable(new=news[metric_key(row["source"])], old=olds[metric_key(row["source"])],
+                                 alpha=alpha / len(tested))
         row["verdict"] = (
             "within noise" if p >= alpha else "increased" if row["difference"] > 0 else "decreased"
         )
@@ -137,7 +156,15 @@ def diff_runs(*, old: Mapping[str, Any], new: Mapping[str, Any], alpha: float = 
             old_ci=r["old_ci"],
             new_ci=r["new_ci"],
             judgement=r.get("judgement"),
+            mdr=r.get("mdr"),
         )
         for r in rows
     )
     return RunDiff(changes=changes, warnings=tuple(warnings), alpha=alpha)
+
+
+def _detectable(*, new: Mapping[str, Any], old: Mapping[str, Any], alpha: float) -> float | None:
+    try:
+        return regression_power(new=new, old=old, alpha=alpha, direction="two-sided").mdr
+    except Untestable:
+        return None

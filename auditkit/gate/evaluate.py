@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.errors import ConfigError
 from auditkit.gate.baseline import ChangeTest, Untestable, check_compatible, compare_metric, metric_key
+from auditkit.gate.decision import GateDecision, RuleResult, Status, metric_label, number
 from auditkit.gate.policy import Policy, RuleSpec, load_policy, resolve_policy
+from auditkit.gate.power import Detectability, outputs_to_clear, regression_power
 
 __all__ = [
     "GateDecision",
@@ -30,8 +32,6 @@ __all__ = [
     "metric_label",
 ]
 
-Status = Literal["pass", "fail", "warn", "error", "skipped"]
-
 _NEGATION = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}
 _COMPARE = {
     "<=": lambda a, b: a <= b,
@@ -39,129 +39,6 @@ _COMPARE = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RuleResult:
-    """The outcome of one rule; ``to_dict`` is its entry in results.json ``gate.rules``."""
-
-    id: str
-    metric: str
-    """``analyzer.name`` the rule reads."""
-    selector: str
-    """The selector in canonical form, with its group filter."""
-    comparison: str | None
-    threshold: float | None
-    on: str
-    """``value``, ``ci_low`` or ``ci_high`` (aliases resolved)."""
-    severity: str
-    status: Status
-    observed: float | None
-    """The number compared, of the deciding metric (the failing one, else the closest to its limit)."""
-    baseline: float | None
-    p_value: float | None
-    """Adjusted one-sided p-value of the deciding regression test."""
-    message: str
-    evidence: tuple[Mapping[str, Any], ...] = ()
-    """One entry per matched metric: its numbers, the baseline's, the test."""
-    description: str = ""
-    regression: Mapping[str, Any] | None = None
-    line: int = 0
-    """Line of the rule in the policy file."""
-
-    @property
-    def blocking(self) -> bool:
-        return self.status in ("fail", "error")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "metric": self.metric,
-            "selector": self.selector,
-            "comparison": self.comparison,
-            "threshold": self.threshold,
-            "on": self.on,
-            "severity": self.severity,
-            "status": self.status,
-            # ``passed`` mirrors status for readers that only want a yes/no per rule.
-            "passed": not self.blocking,
-            "observed": self.observed,
-            "baseline": self.baseline,
-            "p_value": self.p_value,
-            "message": self.message,
-            "evidence": [dict(e) for e in self.evidence],
-            "description": self.description,
-            "regression": dict(self.regression) if self.regression else None,
-            "line": self.line,
-        }
-
-
-@dataclass(frozen=True)
-class GateDecision(Mapping[str, Any]):
-    """The gate's verdict. It also reads as a mapping — its results.json ``gate`` entry — so callers that
-    expect a plain dict (``dict(decision)``) get one."""
-
-    policy: str
-    """The policy file as shown to the user."""
-    name: str
-    rules: tuple[RuleResult, ...]
-    baseline: Mapping[str, Any] | None = None
-    """Which run was the baseline (path, model, created_at), or ``None``."""
-    correction: str = "holm"
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def passed(self) -> bool:
-        return not any(r.blocking for r in self.rules)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {
-            s: sum(r.status == s for r in self.rules) for s in ("pass", "fail", "warn", "error", "skipped")
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "name": self.name,
-            "passed": self.passed,
-            "exit_code": self.exit_code,
-            "counts": self.counts,
-            "baseline": dict(self.baseline) if self.baseline else None,
-            "correction": self.correction,
-            "notes": list(self.notes),
-            "rules": [r.to_dict() for r in self.rules],
-        }
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
-
-
-def metric_label(metric: Mapping[str, Any]) -> str:
-    """``analyzer.name`` plus ``{key=value,...}`` for grouped metrics."""
-    _, _, group = metric_key(metric)
-    base = f"{metric.get('analyzer')}.{metric.get('name')}"
-    return base + ("{" + ",".join(f"{k}={v}" for k, v in group) + "}" if group else "")
-
-
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass
@@ -178,6 +55,8 @@ class _Check:
     test: ChangeTest | None = None
     p_value: float | None = None
     significant: bool | None = None
+    power: Detectability | None = None
+    """What the regression test could have seen (its minimum detectable regression)."""
     problems: list[str] = field(default_factory=list)
     """Why part of the check could not run (n/a): makes the rule 'missing'."""
     messages: list[str] = field(default_factory=list)
@@ -186,37 +65,44 @@ class _Check:
     def failed(self) -> bool:
         return self.threshold_ok is False or self.significant is True
 
+    @property
+    def underpowered(self) -> bool:
+        """Not failed, but too small to see the regression the rule must detect."""
+        return not self.failed and self.power is not None and self.power.underpowered
+
     def evidence(self) -> dict[str, Any]:
         m, b, t = self.metric, self.base, self.test
         return {
             "metric": self.label,
             "group": dict(m.get("group") or {}) or None,
-            "value": _num(m.get("value")),
-            "ci_low": _num(m.get("ci_low")),
-            "ci_high": _num(m.get("ci_high")),
+            "value": number(m.get("value")),
+            "ci_low": number(m.get("ci_low")),
+            "ci_high": number(m.get("ci_high")),
             "n": m.get("n"),
             "method": m.get("method"),
             "observed": self.observed,
             "threshold_ok": self.threshold_ok,
             "baseline": None
             if b is None
-            else {k: (_num(b.get(k)) if k != "n" else b.get(k)) for k in ("value", "ci_low", "ci_high", "n")},
+            else {k: (number(b.get(k)) if k != "n" else b.get(k)) for k in ("value", "ci_low", "ci_high", "n")},
             "difference": None if t is None else t.difference,
             "margin": None if t is None else t.margin,
             "p_raw": None if t is None else t.p_value,
             "p_value": self.p_value,
             "significant": self.significant,
             "test": None if t is None else t.method,
-            "passed": not self.failed and not self.problems,
+            "mdr": None if self.power is None else self.power.mdr,
+            "power": None if self.power is None else self.power.to_dict(),
+            "passed": not self.failed and not self.problems and not self.underpowered,
             "problems": list(self.problems),
         }
 
 
 def _threshold(check: _Check, rule: RuleSpec) -> None:
     bound = rule.bound
-    observed = _num(check.metric.get(bound))
+    observed = number(check.metric.get(bound))
     if observed is None:
-        if _num(check.metric.get("value")) is None:
+        if number(check.metric.get("value")) is None:
             why = str(check.metric.get("method") or "not computed")
             check.problems.append(f"{check.label} is n/a ({why})")
         else:
@@ -230,9 +116,39 @@ def _threshold(check: _Check, rule: RuleSpec) -> None:
     )
     op = rule.comparison if check.threshold_ok else _NEGATION[rule.comparison]
     text = f"{check.label} {bound} = {observed:.4g} {op} {rule.threshold:g}"
-    check.messages.append(
-        text if check.threshold_ok else f"{text} (required {rule.comparison} {rule.threshold:g})"
+    if check.threshold_ok:
+        check.messages.append(text)
+        return
+    check.messages.append(_too_small_message(check, rule) or f"{text} (required {rule.comparison} {rule.threshold:g})")
+
+
+def _too_small_message(check: _Check, rule: RuleSpec) -> str | None:
+    """When a CI-bound limit fails although the point estimate meets it, the interval is too wide: say so,
+    and how many outputs would narrow it enough (the estimate staying as observed)."""
+    value = number(check.metric.get("value"))
+    if rule.bound not in ("ci_low", "ci_high") or value is None or rule.threshold is None:
+        return None
+    assert rule.comparison is not None and check.observed is not None
+    if not _COMPARE[rule.comparison](value, rule.threshold):
+        return None  # the estimate itself is over the limit: a real failure, not a small audit
+    below = rule.comparison in ("<=", "<")
+    name = f"{check.label}" if check.metric.get("group") else str(check.metric.get("name") or check.label)
+    needed = outputs_to_clear(metric=check.metric, bound=rule.bound, threshold=rule.threshold)
+    side = "upper" if rule.bound == "ci_high" else "lower"
+    text = (
+        f"the audit is too small to show the {name.replace('_', ' ')} is {'below' if below else 'above'} "
+        f"{_amount(rule.threshold, check.metric)}: {side} bound {_amount(check.observed, check.metric)} "
+        f"(estimate {_amount(value, check.metric)}) with n = {check.metric.get('n')}"
     )
+    return text + (f"; about {needed} outputs would be needed" if needed else "")
+
+
+def _amount(value: float, metric: Mapping[str, Any]) -> str:
+    """A fraction as a percentage (as the issue's readers think of rates), anything else as a number."""
+    method = str(metric.get("method") or "").lower()
+    if ("wilson" in method or "proportion" in method) and 0 <= value <= 1:
+        return f"{100 * value:.3g}%"
+    return f"{value:.4g}"
 
 
 def _regression(check: _Check, rule: RuleSpec, old: Mapping[str, Any] | None) -> None:
@@ -243,7 +159,7 @@ def _regression(check: _Check, rule: RuleSpec, old: Mapping[str, Any] | None) ->
         return
     check.base = old
     margin = spec.max_increase
-    if spec.max_relative_increase is not None and _num(old.get("value")) is not None:
+    if spec.max_relative_increase is not None and number(old.get("value")) is not None:
         margin = spec.max_relative_increase * abs(float(old["value"]))
     try:
         check.test = compare_metric(
@@ -253,13 +169,13 @@ def _regression(check: _Check, rule: RuleSpec, old: Mapping[str, Any] | None) ->
         check.problems.append(f"{check.label}: regression not testable: {exc}")
         return
     if check.observed is None:  # a regression-only rule reports the point estimate it compared
-        check.observed = _num(check.metric.get("value"))
+        check.observed = number(check.metric.get("value"))
 
 
 def _regression_message(check: _Check, rule: RuleSpec, correction: str) -> str:
     t, spec = check.test, rule.regression
     assert t is not None and spec is not None and check.base is not None and check.p_value is not None
-    old, new = _num(check.base.get("value")), _num(check.metric.get("value"))
+    old, new = number(check.base.get("value")), number(check.metric.get("value"))
     change = (
         f"{abs(t.difference):.3g} {'worse' if t.difference > 0 else 'better'}"
         if t.difference
@@ -271,9 +187,47 @@ def _regression_message(check: _Check, rule: RuleSpec, correction: str) -> str:
         if check.significant
         else f"within noise (p = {check.p_value:.3g}{adjusted} ≥ alpha {spec.alpha:g})"
     )
-    return (
-        f"{check.label}: baseline {old:.4g} → {new:.4g} ({change}, allowed {t.margin:.3g} worse); {verdict}"
+    text = f"{check.label}: baseline {old:.4g} → {new:.4g} ({change}, allowed {t.margin:.3g} worse); {verdict}"
+    return text + _power_message(check.power, correction)
+
+
+def _power_message(power: Detectability | None, correction: str) -> str:
+    if power is None:
+        return ""
+    where = f"n = {power.n} vs {power.n_baseline}, {power.power:.0%} power, alpha {power.alpha:.3g} per test" + (
+        "" if correction == "none" else f" after {correction}"
     )
+    seen = (
+        f"smallest detectable regression {power.mdr:.3g}"
+        if power.mdr is not None
+        else "no regression is detectable at this size"
+    )
+    text = f"; {seen} ({where})"
+    if power.underpowered:
+        assert power.detect is not None
+        need = (
+            f"about {power.outputs_needed} outputs per run would be needed"
+            if power.outputs_needed
+            else "no audit size would reach it with this test and margin"
+        )
+        text += (
+            f"; underpowered: the audit is too small to see a regression of {power.detect:g} "
+            f"(n = {power.n}); {need}"
+        )
+    return text
+
+
+def _detectability(check: _Check, rule: RuleSpec, tests: int) -> Detectability | None:
+    """The check's MDR at the per-test level the correction leaves (conservatively ``alpha / tests``)."""
+    spec, t = rule.regression, check.test
+    assert spec is not None and t is not None and check.base is not None
+    try:
+        return regression_power(
+            new=check.metric, old=check.base, alpha=spec.alpha / tests, margin=t.margin,
+            direction=spec.direction or "higher_is_worse", detect=spec.detect,
+        )
+    except Untestable:
+        return None
 
 
 def _missing_message(rule: RuleSpec, metrics: list[Mapping[str, Any]]) -> str:
@@ -296,14 +250,19 @@ def _missing_message(rule: RuleSpec, metrics: list[Mapping[str, Any]]) -> str:
     return f"no metric {selector.metric} in the results.{hint}"
 
 
-def _status(rule: RuleSpec, checks: list[_Check], missing: bool, evaluated: bool) -> Status:
+def _status(
+    rule: RuleSpec, checks: list[_Check], missing: bool, evaluated: bool, underpowered_mode: str
+) -> Status:
     failed = any(c.failed for c in checks)
     missing = missing and rule.missing != "skip"
+    underpowered = any(c.underpowered for c in checks)
     if failed and rule.severity == "fail":
         return "fail"
     if missing and rule.missing == "fail":
         return "error"
-    if failed or missing:
+    if underpowered and rule.severity == "fail" and underpowered_mode == "fail":
+        return "underpowered"  # a pass would claim a check that could not have caught the regression
+    if failed or missing or underpowered:
         return "warn"
     return "pass" if evaluated else "skipped"
 
@@ -315,6 +274,14 @@ def _with_direction(rule: RuleSpec, specs: RunMetricSpecs) -> RuleSpec:
     if spec is None or spec.direction is not None:
         return rule
     declared = specs.spec({"analyzer": rule.selector.analyzer, "name": rule.selector.name})
+    if declared is not None and declared.direction == "target":
+        # Best at a target (CrowS-Pairs' 0.5): a one-sided test would call half of all worsenings gains.
+        raise ConfigError(
+            f"Policy rule {rule.selector.analyzer}.{rule.selector.name}: the metric is best at "
+            f"{declared.target:g}, so a regression needs a side: give `direction: higher_is_worse` or "
+            "`direction: lower_is_worse` in the rule's regression, or gate it with absolute limits "
+            "(min/max) around the target instead."
+        )
     direction = "lower_is_worse" if declared is not None and declared.direction == "higher_is_better" else (
         "higher_is_worse"
     )
@@ -329,8 +296,10 @@ def decide(
     baseline_label: str | None = None,
 ) -> GateDecision:
     """Apply ``policy`` to ``results`` (a results.json document), optionally against ``baseline``."""
+    from auditkit.gate.metric_names import check_rule_metrics
     from auditkit.stats import adjust_p_values
 
+    check_rule_metrics(policy=policy, results=results)  # a typo is exit 2, not a failed gate
     metrics = [m for m in results.get("metrics") or [] if isinstance(m, Mapping)]
     regression_rules = [r for r in policy.rules if r.regression is not None]
     if baseline is not None:
@@ -357,10 +326,14 @@ def decide(
     for (rule, check), p in zip(tested, adjusted, strict=True):
         check.p_value = p
         check.significant = p < rule.regression.alpha  # type: ignore[union-attr]
+        check.power = _detectability(check, rule, tests=1 if correction == "none" else len(tested))
         check.messages.append(_regression_message(check, rule, correction))
 
     outcomes = [
-        _rule_result(rule, checks, metrics, policy.line("rules", index), baseline is not None)
+        _rule_result(
+            rule, checks, metrics, policy.line("rules", index), baseline is not None,
+            rule.underpowered or policy.spec.underpowered,
+        )
         for index, (rule, checks) in enumerate(per_rule)
     ]
     notes: list[str] = []
@@ -405,7 +378,12 @@ def decide(
 
 
 def _rule_result(
-    rule: RuleSpec, checks: list[_Check], metrics: list[Mapping[str, Any]], line: int, has_baseline: bool
+    rule: RuleSpec,
+    checks: list[_Check],
+    metrics: list[Mapping[str, Any]],
+    line: int,
+    has_baseline: bool,
+    underpowered_mode: str,
 ) -> RuleResult:
     messages: list[str] = []
     if not checks:
@@ -414,23 +392,28 @@ def _rule_result(
     else:
         missing = any(c.problems for c in checks)
         evaluated = any(c.threshold_ok is not None or c.test is not None for c in checks)
-    status = _status(rule, checks, missing, evaluated)
+    status = _status(rule, checks, missing, evaluated, underpowered_mode)
     ranked = sorted(
         checks,
-        key=lambda c: (not c.failed, not c.problems, c.slack, c.p_value if c.p_value is not None else 2.0),
+        key=lambda c: (
+            not c.failed, not c.problems, not c.underpowered, c.slack, c.p_value if c.p_value is not None else 2.0
+        ),
     )
     deciding = ranked[0] if ranked else None
     failing = [c for c in checks if c.failed]
+    weak = [c for c in checks if c.underpowered]
     if len(checks) > 1:
         head = (
             f"{len(failing)} of {len(checks)} matched metrics fail"
             if failing
+            else f"{len(weak)} of {len(checks)} matched metrics underpowered"
+            if weak
             else f"all {len(checks)} matched metrics pass"
             if not missing
             else f"{len(checks)} matched metrics"
         )
         messages.append(head)
-    shown = failing or [c for c in checks if c.problems] or ranked[:1]
+    shown = failing or [c for c in checks if c.problems] or weak or ranked[:1]
     for check in shown[:5]:
         messages.extend(check.problems)
         messages.extend(check.messages)
@@ -442,6 +425,8 @@ def _rule_result(
         messages.append(
             "missing counts as a failure; set 'missing: warn' or 'missing: skip' on the rule to relax it"
         )
+    if status == "underpowered":
+        messages.append("underpowered counts as a failure; set 'underpowered: warn' to relax it")
     return RuleResult(
         id=rule.rule_id,
         metric=rule.selector.metric,
@@ -452,14 +437,26 @@ def _rule_result(
         severity=rule.severity,
         status=status,
         observed=deciding.observed if deciding else None,
-        baseline=_num(deciding.base.get("value")) if deciding and deciding.base else None,
+        baseline=number(deciding.base.get("value")) if deciding and deciding.base else None,
         p_value=deciding.p_value if deciding else None,
         message="; ".join(messages),
         evidence=tuple(c.evidence() for c in checks),
         description=rule.description,
         regression=rule.regression.model_dump() if rule.regression else None,
         line=line,
+        **_power_fields(deciding, rule),
     )
+
+
+def _power_fields(deciding: _Check | None, rule: RuleSpec) -> dict[str, Any]:
+    power = deciding.power if deciding else None
+    return {
+        "difference": deciding.test.difference if deciding and deciding.test else None,
+        "mdr": power.mdr if power else None,
+        "detect": rule.regression.detect if rule.regression else None,
+        "outputs_needed": power.outputs_needed if power and power.underpowered else None,
+        "underpowered": bool(deciding and deciding.underpowered),
+    }
 
 
 def evaluate_policy(

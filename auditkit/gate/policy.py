@@ -30,6 +30,7 @@ __all__ = [
     "builtin_policies",
     "load_policy",
     "parse_selector",
+    "policy_hint",
     "resolve_policy",
 ]
 
@@ -137,6 +138,10 @@ class RegressionSpec(_Strict):
     """Allowed worsening as a fraction of the baseline value (0.1 = 10%); replaces ``max_increase``."""
     alpha: float = Field(default=0.05, gt=0, lt=1)
     """Significance level, compared with the multiple-testing-adjusted p-value."""
+    detect: float | None = Field(default=None, gt=0)
+    """The worsening (metric units, e.g. 0.05 = a rise of 5 points in a fraction) this check must be able
+    to see with 80% power. When the audit is too small for it, the rule is ``underpowered`` rather than
+    passing, and the message says how many outputs would be needed."""
     direction: Literal["higher_is_worse", "lower_is_worse"] | None = None
     """Which change is a worsening. Absent: the metric's declared direction (its analyzer's
     ``metric_specs``), else ``higher_is_worse``. The metric-spec spelling is accepted too:
@@ -151,6 +156,11 @@ class RegressionSpec(_Strict):
     def _one_margin(self) -> RegressionSpec:
         if self.max_relative_increase is not None and self.max_increase != 0.0:
             raise ValueError("give at most one of 'max_increase' (absolute) or 'max_relative_increase'")
+        if self.detect is not None and self.detect <= self.max_increase:
+            raise ValueError(
+                f"'detect' ({self.detect:g}) must exceed 'max_increase' ({self.max_increase:g}): a worsening "
+                "the rule allows cannot be one it must detect"
+            )
         return self
 
 
@@ -163,6 +173,9 @@ class RuleSpec(_Strict):
     on: Bound = "value"
     severity: Literal["fail", "warn"] = "fail"
     missing: Literal["fail", "warn", "skip"] = "fail"
+    underpowered: Literal["fail", "warn"] | None = None
+    """When the audit is too small to see the regression's ``detect``: ``fail`` (status ``underpowered``,
+    exit 1) or ``warn``. Absent: the policy's ``underpowered``."""
     regression: RegressionSpec | None = None
 
     @field_validator("metric")
@@ -206,6 +219,8 @@ class PolicySpec(_Strict):
     version: int = 1
     correction: Literal["holm", "bh", "none"] = "holm"
     """Multiple-testing correction across every regression test of the policy."""
+    underpowered: Literal["fail", "warn"] = "fail"
+    """Default for rules whose audit is too small for their ``detect``: block (``fail``) or ``warn``."""
     rules: list[RuleSpec] = Field(min_length=1)
 
 
@@ -249,6 +264,12 @@ def resolve_policy(*, ref: str | Path) -> Path:
     return builtin if builtin.is_file() else path
 
 
+def policy_hint(*, ref: str) -> str:
+    """``" Did you mean 'release'?"`` for a misspelled built-in policy name (``relase``), else ``""``."""
+    close = difflib.get_close_matches(Path(ref).stem, builtin_policies(), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
 def load_policy(*, path: Path) -> Policy:
     """Read and validate a policy file; ``ConfigError`` with ``file:line`` for every problem."""
     # The suite loader already tracks lines and refuses duplicate keys; reuse it, re-labelled as config.
@@ -261,7 +282,8 @@ def load_policy(*, path: Path) -> Policy:
     except FileNotFoundError:
         known = ", ".join(builtin_policies()) or "none found"
         raise ConfigError(
-            f"{display}: no such policy file. Give a path, or a built-in example policy by name ({known})."
+            f"{display}: no such policy file.{policy_hint(ref=str(path))} Give a path, or a built-in example "
+            f"policy by name ({known})."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{display}: cannot read the policy file: {exc}") from None

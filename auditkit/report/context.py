@@ -104,6 +104,8 @@ class MetricView:
     unit: str
     method: str
     mde: str
+    ideal: str = ""
+    """The declared ideal: the target value (a benchmark's 0.5, a gap's 0), "higher", "lower" or empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +163,16 @@ def metric_view(m: Mapping[str, Any], *, spec: MetricSpec | None = None) -> Metr
     return MetricView(
         name=str(m.get("name", "")), group=group_label(m.get("group")), value=show(m.get("value")),
         interval=interval, half_width=show(half), n=fmt(int(m.get("n") or 0)), unit=str(unit),
-        method=str(m.get("method") or ""), mde=show(mde),
+        method=str(m.get("method") or ""), mde=show(mde), ideal=_ideal(spec, show),
     )
+
+
+def _ideal(spec: MetricSpec | None, show: Any) -> str:
+    if spec is None:
+        return ""
+    if spec.direction == "target":
+        return str(show(spec.target))
+    return {"higher_is_better": "higher", "lower_is_better": "lower"}.get(spec.direction, "")
 
 
 def _kv_table(caption: str, items: Sequence[tuple[str, Any]]) -> Table:
@@ -426,7 +436,8 @@ def analyzer_views(
                                     rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
         if name == "memorization":
             tables += _extraction_table(findings, scan)
-        tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods"))
+        tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods",
+                                                        "instrument"))  # its own section: report/instruments.py
         top = []
         if name in ("toxicity", "memorization"):
             for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:

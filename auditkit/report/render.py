@@ -27,6 +27,7 @@ from auditkit.report.context import (
     ordered_analyzers,
 )
 from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
+from auditkit.report.instruments import instrument_views
 from auditkit.report.manifest import manifest_tables
 from auditkit.report.risk import load_risk_map
 from auditkit.resources import data_dir, package_file
@@ -65,7 +66,8 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(gate, Mapping):
         return {"state": "none", "headline": "No release policy applied",
                 "detail": "Results are reported without a pass/fail decision. "
-                          "Apply one with `auditkit gate DIR --policy FILE`.", "rules": None, "policy": None}
+                          "Apply one with `auditkit gate DIR --policy FILE`.", "rules": None, "note": "",
+                "policy": None}
     passed = gate.get("passed")
     if passed is None:
         word = str(gate.get("status") or gate.get("decision") or gate.get("verdict") or "").lower()
@@ -74,17 +76,22 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(policy, Mapping):
         policy = policy.get("name") or policy.get("path") or policy.get("id")
     rules = next((gate[k] for k in ("rules", "checks", "results") if isinstance(gate.get(k), list)), None)
-    table = None
+    table, note = None, ""
     if rules:
         from auditkit.report.context import generic_tables
+        from auditkit.report.gate import gate_note, gate_table
 
-        tables = generic_tables(summary={"rules": [r for r in rules if isinstance(r, Mapping)]})
-        table = tables[0] if tables else None
+        mapped = [r for r in rules if isinstance(r, Mapping)]
+        table = gate_table(rules=mapped)
+        if table is None:  # a gate entry written by another tool: show whatever its rules carry
+            tables = generic_tables(summary={"rules": mapped})
+            table = tables[0] if tables else None
+        note = gate_note(rules=mapped)
     state = "pass" if passed else "fail" if passed is False else "none"
     headline = {"pass": "Passed the release policy", "fail": "Failed the release policy",
                 "none": "Policy result unclear"}[state]
     detail = str(gate.get("summary") or gate.get("message") or "")
-    return {"state": state, "headline": headline, "detail": detail, "rules": table,
+    return {"state": state, "headline": headline, "detail": detail, "rules": table, "note": note,
             "policy": None if policy is None else str(policy)}
 
 
@@ -178,6 +185,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "not_run": _not_run(ran),
         "untested_risks": [c.risk for c in coverage if c.status == "not tested"],
         "sections": sections,
+        "instruments": instrument_views(results=results),
         "coverage": coverage,
         "risk_names": {r.id: f"NIST {r.section} {r.name}" for r in risk_map.risks},
         "frameworks": risk_map.frameworks,

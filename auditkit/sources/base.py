@@ -107,6 +107,9 @@ class PromptSource(Protocol):
     its prompts carry ``continuations`` and the engine refuses adapters without the ability."""
     reads_analyzer_options: bool
     """True when ``load`` reads analyzer options: it loads after the other sources, with their options."""
+    # Optional: ``adapts_to_loglik = True`` — ``load`` also takes ``loglikelihood: bool | None``, whether
+    # the run's adapter scores log-likelihoods (``None``: no adapter, as in ``auditkit prompts``), and
+    # picks its scoring mode from it (``bbq:`` asks for a letter where likelihoods are not available).
 
     def load(self, *, samples: int | None, analyzer_options: Mapping[str, Mapping[str, Any]]) -> LoadedSource:
         """Read and expand. Bad input raises ``InputError`` (exit 2) naming FILE:LINE."""
@@ -125,6 +128,8 @@ prompt_sources: Registry[PromptSourceFactory] = Registry(
         "auditkit.sources.corpus",
         "auditkit.sources.crows_pairs",
         "auditkit.sources.stereoset",
+        "auditkit.sources.bbq",
+        "auditkit.sources.bold",
     ),
 )
 
@@ -151,17 +156,26 @@ def load_sources(
     refs: Sequence[str],
     samples: int | None = None,
     analyzer_options: Mapping[str, Mapping[str, Any]] | None = None,
+    loglikelihood: bool | None = None,
 ) -> list[LoadedSource]:
     """Load every reference, in the order given.
 
     Sources that read analyzer options (the corpus) load after the others and see the options those
     set, overlaid by ``analyzer_options`` (the command line's), whatever their place in ``refs``.
+    ``loglikelihood``: whether the run's adapter scores log-likelihoods (``None``: unknown), for the
+    sources that declare ``adapts_to_loglik``.
     """
     opened = [open_source(ref=ref) for ref in refs]
     loaded: dict[int, LoadedSource] = {}
+
+    def load(source: PromptSource, options: Mapping[str, Mapping[str, Any]]) -> LoadedSource:
+        if getattr(source, "adapts_to_loglik", False):
+            return source.load(samples=samples, analyzer_options=options, loglikelihood=loglikelihood)  # type: ignore[call-arg]
+        return source.load(samples=samples, analyzer_options=options)
+
     for index, source in enumerate(opened):
         if not getattr(source, "reads_analyzer_options", False):
-            loaded[index] = source.load(samples=samples, analyzer_options={})
+            loaded[index] = load(source, {})
     options: dict[str, dict[str, Any]] = {}
     for index in sorted(loaded):
         for name, values in loaded[index].analyzer_options.items():
@@ -170,7 +184,7 @@ def load_sources(
         options.setdefault(name, {}).update(dict(values))
     for index, source in enumerate(opened):
         if index not in loaded:
-            loaded[index] = source.load(samples=samples, analyzer_options=options)
+            loaded[index] = load(source, options)
     return [loaded[index] for index in range(len(opened))]
 
 

@@ -1,5 +1,14 @@
 """Minimum detectable effect: the smallest gap an audit of this size would find with the given power.
 
+Two families live here. :func:`minimum_detectable_effect` plans the bias analyzer's two-sided group
+comparisons (standardized effects). The *regression* solvers plan the gate's baseline comparisons, with
+the same tests the gate runs (:mod:`auditkit.gate.baseline`): :func:`detectable_rate_increase` and
+:func:`rate_sample_size` for the two-proportion test of a rate's rise beyond a margin (statsmodels
+``power_proportions_2indep`` / ``samplesize_proportions_2indep_onetail``, the Wald test of the difference
+that the Agresti–Caffo test adjusts), :func:`detectable_shift` for the z-test on a difference with a known
+standard error, and :func:`wilson_sample_size` for "how many outputs until the Wilson bound clears a
+limit".
+
 "No finding" alone says little: a 10-prompt audit misses large gaps. The minimum detectable effect (MDE)
 turns it into a statement a reader can use — "no finding, and this audit would have detected a gap of
 0.12 or more with 80% power". Computed with statsmodels power solvers (normal / t approximations to the
@@ -12,7 +21,16 @@ import math
 from functools import lru_cache
 from typing import Literal
 
-__all__ = ["minimum_detectable_effect"]
+__all__ = [
+    "detectable_rate_increase",
+    "detectable_shift",
+    "minimum_detectable_effect",
+    "rate_sample_size",
+    "wilson_sample_size",
+]
+
+_MAX_N = 10**9
+"""Sample sizes past this are reported as unreachable (the solvers' search bound)."""
 
 
 def minimum_detectable_effect(
@@ -87,3 +105,123 @@ def _rate_gap_for_h(*, h: float, baseline: float) -> float:
         if 0 <= target <= math.pi:
             gaps.append(abs(math.sin(target / 2) ** 2 - baseline))
     return max(gaps) if gaps else math.inf
+
+
+def detectable_rate_increase(
+    *,
+    baseline_rate: float,
+    n: int,
+    n_baseline: int,
+    alpha: float,
+    power: float = 0.8,
+    margin: float = 0.0,
+    two_sided: bool = False,
+) -> float:
+    """Smallest rise ``d`` of a rate above ``baseline_rate`` that a two-proportion test detects with
+    ``power``: one-sided of ``d > margin`` at ``alpha`` (the gate), or two-sided at ``alpha`` (``auditkit
+    diff``, ``margin`` 0). ``n`` outputs in the new run, ``n_baseline`` in the baseline. ``inf`` when no rise
+    that keeps the rate ≤ 1 is detectable.
+    """
+    from scipy.optimize import brentq
+
+    _check_levels(alpha=alpha, power=power)
+    p0 = min(max(float(baseline_rate), 0.0), 1.0)
+    if n < 1 or n_baseline < 1 or margin >= 1.0 - p0:
+        return math.inf
+    top = (1.0 - p0) * (1 - 1e-6)  # at a rate of exactly 1 the alternative has no variance
+
+    def shortfall(diff: float) -> float:
+        return _rate_power(diff=diff, p0=p0, n=n, n_baseline=n_baseline, alpha=alpha, margin=margin,
+                           two_sided=two_sided) - power
+
+    low = margin + 1e-9
+    if shortfall(top) < 0:
+        return math.inf
+    if shortfall(low) >= 0:
+        return low
+    return float(brentq(shortfall, low, top, xtol=1e-7))
+
+
+def _rate_power(
+    *, diff: float, p0: float, n: int, n_baseline: int, alpha: float, margin: float, two_sided: bool
+) -> float:
+    import warnings
+
+    from statsmodels.stats.proportion import power_proportions_2indep
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 at the edges of [0, 1]: read as no power
+        value = power_proportions_2indep(
+            diff, p0, n, ratio=n_baseline / n, alpha=alpha, value=0.0 if two_sided else margin,
+            alternative="two-sided" if two_sided else "larger", return_results=False,
+        )
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
+
+
+def rate_sample_size(
+    *, baseline_rate: float, increase: float, alpha: float, power: float = 0.8, margin: float = 0.0,
+    ratio: float = 1.0,
+) -> float:
+    """Outputs the new run needs (the baseline having ``ratio`` times as many) for the one-sided
+    two-proportion test of ``d > margin`` to detect a rise of ``increase`` with ``power``; ``inf`` when
+    ``increase`` does not exceed ``margin`` or leaves [0, 1]."""
+    import warnings
+
+    from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
+
+    _check_levels(alpha=alpha, power=power)
+    p0 = min(max(float(baseline_rate), 0.0), 1.0)
+    if increase <= margin or p0 + increase > 1.0:
+        return math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        value = float(samplesize_proportions_2indep_onetail(
+            increase, p0, power, ratio=ratio, alpha=alpha, value=margin, alternative="larger"
+        ))
+    return value if math.isfinite(value) and 0 < value < _MAX_N else math.inf
+
+
+def detectable_shift(
+    *, se: float, alpha: float, power: float = 0.8, margin: float = 0.0, two_sided: bool = False
+) -> float:
+    """Smallest worsening a z-test on a difference with standard error ``se`` detects with ``power``:
+    ``margin + (z₁₋α + z_power) · se`` one-sided, ``(z₁₋α/₂ + z_power) · se`` two-sided (the far tail's
+    share of the power is negligible at any useful power)."""
+    from scipy.stats import norm
+
+    _check_levels(alpha=alpha, power=power)
+    if not math.isfinite(se) or se < 0:
+        return math.inf
+    z_alpha = norm.isf(alpha / 2 if two_sided else alpha)
+    return (0.0 if two_sided else margin) + float(z_alpha + norm.ppf(power)) * se
+
+
+def wilson_sample_size(
+    *, rate: float, limit: float, upper: bool = True, confidence: float = 0.95
+) -> float:
+    """Outputs needed for the Wilson interval around an observed ``rate`` to clear ``limit`` (its upper
+    bound below it, or with ``upper=False`` its lower bound above it), the rate staying as observed;
+    ``inf`` when the rate itself is on the wrong side of the limit."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    if (upper and rate >= limit) or (not upper and rate <= limit):
+        return math.inf
+    z = float(norm.isf((1 - confidence) / 2))
+
+    def excess(n: float) -> float:  # how far the bound still overshoots the limit at n outputs
+        centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return (centre + half - limit) if upper else (limit - (centre - half))
+
+    if excess(1.0) <= 0:
+        return 1.0
+    if excess(float(_MAX_N)) > 0:
+        return math.inf
+    return float(brentq(excess, 1.0, float(_MAX_N), xtol=0.5))
+
+
+def _check_levels(*, alpha: float, power: float) -> None:
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"alpha and power must lie in (0, 1), got alpha={alpha}, power={power}")
