@@ -29,15 +29,15 @@ def _tiny_classifier(directory: Path) -> Path:
 @pytest.mark.slow
 def test_local_classifier_scores_every_output(tmp_path: Path) -> None:
     path = _tiny_classifier(tmp_path)
-    options = {"classifier": {"path": str(path), "label": "negative", "name": "regard_negative"},
+    options = {"classifier": {"path": str(path), "label": "negative", "name": "negativity"},
                "permutations": 200, "resamples": 100}
     analyzer = build_analyzer(name="bias", options=options)
     assert analyzer.identity["classifier"]["weights_sha256"]
     items = simulate(seed=1, negative_share={}, pairs=6)
-    scores = [s for s in analyzer.score(items=items) if s.name == "regard_negative"]
+    scores = [s for s in analyzer.score(items=items) if s.name == "negativity"]
     assert len(scores) == len(items) and all(0.0 <= s.value <= 1.0 for s in scores)  # type: ignore[operator]
     analysis = analyzer.aggregate(items=items, scores=analyzer.score(items=items))
-    assert any(m.name == "regard_negative_mean" for m in analysis.metrics)
+    assert any(m.name == "negativity_mean" for m in analysis.metrics)
     with pytest.raises(ConfigError, match="not a label"):
         bad = build_analyzer(name="bias", options={"classifier": {"path": str(path), "label": "hostile"}})
         bad.score(items=items)
