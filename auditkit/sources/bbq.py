@@ -90,11 +90,13 @@ class BbqSource:
         loglikelihood: bool | None = None,
     ) -> LoadedSource:
         # The answer is greedy (generate) or deterministic (loglik): --samples does not apply.
-        options = analyzer_options.get(BBQ_ID, {}) or {}
-        mode = resolve_mode(requested=str(options.get("mode", "auto")), loglikelihood=loglikelihood)
-        choices = str(options.get("choices", "item"))
-        if choices not in CHOICES:
-            raise ConfigError(f"bbq option choices={choices!r}: choose one of {', '.join(CHOICES)}.")
+        # The analyzer's options model is the one check of `mode` and `choices` (imported here: the
+        # analyzer's answer parser reads this module's constants).
+        from auditkit.analyzers.bbq import BbqOptions
+
+        options = BbqOptions.parse(analyzer_options.get(BBQ_ID, {}) or {})
+        mode = resolve_mode(requested=options.mode, loglikelihood=loglikelihood)
+        choices = options.choices
         files = bbq_files(path=self.path)
         prompts = bbq_prompts(files=files, mode=mode, choices=choices)
         return LoadedSource(
