@@ -26,8 +26,11 @@ from auditkit.secrets import redact_value
 
 __all__ = [
     "AnalyzerView",
+    "FigureView",
     "FindingView",
     "MetricView",
+    "PairSide",
+    "PairView",
     "Table",
     "analyzer_views",
     "evidence_ids",
@@ -45,6 +48,7 @@ EVIDENCE_PER_FINDING = 20
 EVIDENCE_TOTAL = 200
 PAIRS_PER_FINDING = 5
 TABLE_ROWS = 25
+SECTION_FIGURES = 6
 _SEVERITY = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
@@ -109,6 +113,38 @@ class MetricView:
 
 
 @dataclass(frozen=True, slots=True)
+class PairSide:
+    """One side of a counterfactual pair: the named group's output(s), or the other groups'."""
+
+    label: str
+    rows: tuple[EvidenceRow, ...]
+    value: str = ""
+    """The side's score on the finding's measure, when the finding states it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairView:
+    """Prompts that differ only in the group they name, with their outputs, shown next to each other."""
+
+    key: str
+    sides: tuple[PairSide, ...]
+    difference: str = ""
+
+    @property
+    def sensitive(self) -> bool:
+        return any(r.sensitive for side in self.sides for r in side.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class FigureView:
+    """A chart as the template shows it: inline SVG (escaped by its builder), a title and a text alternative."""
+
+    title: str
+    alt: str
+    svg: Markup
+
+
+@dataclass(frozen=True, slots=True)
 class FindingView:
     anchor: str
     analyzer: str
@@ -122,12 +158,14 @@ class FindingView:
     risks: tuple[Risk, ...]
     rows: tuple[EvidenceRow, ...]
     """Cited outputs shown one by one (those without counterfactual siblings)."""
-    pairs: tuple[tuple[EvidenceRow, ...], ...]
-    """Counterfactual siblings shown side by side."""
+    pairs: tuple[PairView, ...]
+    """Counterfactual pairs, each side's outputs next to the other's."""
     cited: int
     shown: int
     over_budget: bool = False
     """Some cited outputs were left out because the report's evidence budget was spent."""
+    index: int = -1
+    """Position of the finding in results.json's ``findings``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +175,10 @@ class AnalyzerView:
     sensitive: bool
     """All texts of this section are hidden behind a content warning (toxicity)."""
     identity: Table
-    metrics: tuple[MetricView, ...]
-    charts: tuple[tuple[str, Markup], ...]
+    figures: tuple[FigureView, ...]
+    """Charts that open the section, before any table."""
+    narrative: tuple[str, ...]
+    """A few plain sentences: what the section measured and what it found."""
     findings: tuple[FindingView, ...]
     tables: tuple[Table, ...]
     top: tuple[tuple[str, tuple[EvidenceRow, ...]], ...]
@@ -320,7 +360,7 @@ def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list
     for f in findings:
         if f.analyzer != "memorization":
             continue
-        for row in f.rows + tuple(r for p in f.pairs for r in p):
+        for row in f.rows + tuple(r for p in f.pairs for side in p.sides for r in side.rows):
             scores = {k.split(".", 1)[1]: v for k, v in row.scores.items() if k.startswith("memorization.")}
             source = row.attributes.get("source") or row.attributes.get("title") or row.template
             rows.append((row.id, str(source), f.kind, f.severity, fmt(scores.get("lcp")),
@@ -340,6 +380,71 @@ def _threshold(identity: Mapping[str, Any]) -> float:
     return 0.5
 
 
+def _stated_pairs(finding: Mapping[str, Any], scan: OutputScan) -> list[PairView]:
+    """The pairs a finding names in ``details.pairs`` (group side vs the others), with their outputs."""
+    out = []
+    for entry in (finding.get("details") or {}).get("pairs") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        sides = []
+        for label, side in entry.items():
+            if not isinstance(side, Mapping) or "prompt_ids" not in side:
+                continue
+            rows = tuple(scan.evidence[i] for i in map(str, side.get("prompt_ids") or []) if i in scan.evidence)
+            name = "the other groups" if label == "rest" else str(label)
+            sides.append(PairSide(label=name, rows=rows, value=fmt(side.get("value"), 3)))
+        if len(sides) > 1 and all(s.rows for s in sides):
+            out.append(PairView(key=str(entry.get("pair", "")), sides=tuple(sides),
+                                difference=fmt(entry.get("difference"), 3)))
+    return out
+
+
+def _sibling_pair(siblings: Sequence[EvidenceRow]) -> PairView:
+    return PairView(key=str(siblings[0].pair or ""), sides=tuple(
+        PairSide(label=str(r.attributes.get("group", r.id)), rows=(r,)) for r in siblings))
+
+
+def _evidence(
+    f: Mapping[str, Any], scan: OutputScan, budget: int
+) -> tuple[list[PairView], list[EvidenceRow], int, bool]:
+    """A finding's pairs and single outputs within the report's remaining ``budget`` of outputs, and
+    whether the budget (or the cap on pairs) left some out."""
+    cited = [str(e) for e in f.get("evidence") or []]
+    pairs: list[PairView] = []
+    shown: set[str] = set()
+    cut = False
+    for pair in _stated_pairs(f, scan)[:PAIRS_PER_FINDING]:
+        size = sum(len(side.rows) for side in pair.sides)
+        if size <= budget:
+            pairs.append(pair)
+            shown.update(r.id for side in pair.sides for r in side.rows)
+            budget -= size
+        else:
+            cut = True
+    singles: list[EvidenceRow] = []
+    seen: set[str] = set()
+    for row in (scan.evidence[e] for e in cited[:EVIDENCE_PER_FINDING] if e in scan.evidence):
+        if row.id in shown:
+            continue
+        siblings = scan.siblings.get(row.pair or "") if row.pair and _paired(f) else None
+        if siblings and len(siblings) > 1:
+            if row.pair in seen:
+                continue
+            seen.add(str(row.pair))
+            if len(pairs) < PAIRS_PER_FINDING and budget >= len(siblings):
+                pairs.append(_sibling_pair(siblings))
+                shown.update(r.id for r in siblings)
+                budget -= len(siblings)
+            else:
+                cut = True
+        elif budget > 0:
+            singles.append(row)
+            budget -= 1
+        else:
+            cut = True
+    return pairs, singles, budget, cut
+
+
 def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, risk_map: RiskMap) -> list[FindingView]:
     """Findings, most severe first, each with its (capped) evidence rows and counterfactual pairs."""
     order = sorted(range(len(findings)), key=lambda i: (-severity_rank(findings[i].get("severity", "")), i))
@@ -348,21 +453,9 @@ def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, ri
     for rank, i in enumerate(order):
         f = findings[i]
         cited = [str(e) for e in f.get("evidence") or []]
-        rows = [scan.evidence[e] for e in cited[:EVIDENCE_PER_FINDING] if e in scan.evidence]
-        pairs: list[tuple[EvidenceRow, ...]] = []
-        singles: list[EvidenceRow] = []
-        seen: set[str] = set()
-        for row in rows:
-            siblings = scan.siblings.get(row.pair or "") if row.pair and _paired(f) else None
-            if siblings and len(siblings) > 1:
-                if row.pair not in seen and len(pairs) < PAIRS_PER_FINDING and budget >= len(siblings):
-                    seen.add(row.pair)  # type: ignore[arg-type]
-                    pairs.append(tuple(siblings))
-                    budget -= len(siblings)
-            elif budget > 0:
-                singles.append(row)
-                budget -= 1
-        details = f.get("details") or {}
+        pairs, singles, budget, cut = _evidence(f, scan, budget)
+        details = {k: v for k, v in (f.get("details") or {}).items() if k != "pairs"}
+        shown = {r.id for r in singles} | {r.id for p in pairs for side in p.sides for r in side.rows}
         views.append(FindingView(
             anchor=f"finding-{rank + 1}", analyzer=str(f.get("analyzer", "")), kind=str(f.get("kind", "")),
             severity=str(f.get("severity", "info")).lower(), title=str(f.get("title", "")),
@@ -370,9 +463,9 @@ def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, ri
             effect_size=fmt(f.get("effect_size")), p_value=fmt(f.get("p_value"), 3),
             details=_kv_table("Details", list(details.items())) if details else None,
             risks=risk_map.risks_for_finding(analyzer=str(f.get("analyzer", "")), kind=str(f.get("kind", ""))),
-            rows=tuple(singles), pairs=tuple(pairs), cited=len(cited),
-            shown=len(singles) + len({r.id for p in pairs for r in p} & set(cited)),
-            over_budget=budget <= 0 or len(pairs) + len(singles) < min(len(rows), PAIRS_PER_FINDING),
+            rows=tuple(singles), pairs=tuple(pairs), cited=len(cited), shown=len(shown & set(cited)),
+            over_budget=cut,
+            index=i,
         ))
     return views
 
@@ -402,34 +495,54 @@ def ordered_analyzers(*, names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=lambda n: (report_placement(name=n)[0], n))
 
 
+def _figures(*, name: str, results: Mapping[str, Any], scan: OutputScan, identity: Mapping[str, Any],
+             summary: Mapping[str, Any], own: Sequence[Mapping[str, Any]]) -> list[FigureView]:
+    """The charts that open a section."""
+    chart_list: list[tuple[str, Markup]] = []
+    hist = _summary_histogram(summary.get("histogram"))
+    if hist:
+        title = f"{name}: score distribution"
+        chart_list.append((title, charts.histogram(edges=hist[0], counts=hist[1], title=title, x_label="score",
+                                                   threshold=_threshold(identity) if name == "toxicity" else None)))
+    else:
+        chart_list += _score_charts(name, scan, _threshold(identity))
+    chart_list += _group_charts(name, own)
+    if name == "energy":
+        chart_list += _energy_charts(scan)[0]
+    return [FigureView(title=t, alt=t, svg=svg) for t, svg in chart_list[:SECTION_FIGURES]]
+
+
+def _narrative(*, name: str, scan: OutputScan, findings: Sequence[FindingView], metrics: int) -> tuple[str, ...]:
+    """What a section measured and found, in two or three plain sentences."""
+    scored = max((len(v) for k, v in scan.values.items() if k.split(".", 1)[0] == name), default=0)
+    out = [f"Scored {scored:,} outputs." if scored else ""]
+    if findings:
+        counts = [(s, sum(1 for f in findings if f.severity == s)) for s in _SEVERITY]
+        words = ", ".join(f"{n} {s}" for s, n in counts if n)
+        out.append(f"It raised {len(findings)} finding{'s' * (len(findings) != 1)} ({words}); each is below, "
+                   "with the outputs it rests on.")
+    else:
+        out.append("It raised no finding: no test reached both significance and a practical effect size.")
+    out.append(f"All {metrics:,} of its metrics, with their 95% intervals, are in the appendix.")
+    return tuple(t for t in out if t)
+
+
 def analyzer_views(
     *, results: Mapping[str, Any], scan: OutputScan, risk_map: RiskMap, findings: Sequence[FindingView]
 ) -> list[AnalyzerView]:
     """One view per analyzer that ran, in the order the analyzers declare (``report_order``)."""
     analyses: Mapping[str, Any] = results.get("analyses") or {}
     metrics: Sequence[Mapping[str, Any]] = results.get("metrics") or []
-    specs = RunMetricSpecs(results=results)
     views = []
     for name in ordered_analyzers(names=set(analyses) | {str(m.get("analyzer")) for m in metrics}):
         entry = analyses.get(name) or {}
         identity = entry.get("identity") or {}
         summary = entry.get("summary") or {}
         own = [m for m in metrics if m.get("analyzer") == name]
-        chart_list: list[tuple[str, Markup]] = []
         tables: list[Table] = []
-        hist = _summary_histogram(summary.get("histogram"))
-        if hist:
-            title = f"{name}: score distribution"
-            chart_list.append((title, charts.histogram(edges=hist[0], counts=hist[1], title=title, x_label="score",
-                                                       threshold=_threshold(identity) if name == "toxicity" else None)))
-        else:
-            chart_list += _score_charts(name, scan, _threshold(identity))
-        chart_list += _group_charts(name, own)
         notes: list[str] = []
         if name == "energy":
-            energy_charts, energy_tables = _energy_charts(scan)
-            chart_list += energy_charts
-            tables += energy_tables
+            tables += _energy_charts(scan)[1]
             methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
             if methods:
                 tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
@@ -442,12 +555,14 @@ def analyzer_views(
         if name in ("toxicity", "memorization"):
             for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:
                 top.append((f"Highest {key} outputs", tuple(scan.top[key])))
+        mine = tuple(f for f in findings if f.analyzer == name)
         views.append(AnalyzerView(
             name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
-            metrics=tuple(metric_view(m, spec=specs.spec(m)) for m in own if not m.get("group")) + tuple(
-                metric_view(m, spec=specs.spec(m)) for m in own if m.get("group")),
-            charts=tuple(chart_list), findings=tuple(f for f in findings if f.analyzer == name),
+            figures=tuple(_figures(name=name, results=results, scan=scan, identity=identity, summary=summary,
+                                   own=own)),
+            narrative=_narrative(name=name, scan=scan, findings=mine, metrics=len(own)),
+            findings=mine,
             tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),
         ))
     return views
