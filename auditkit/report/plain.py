@@ -17,9 +17,12 @@ from typing import Any, TypeGuard
 from auditkit.analyzers.plain_words import PlainMeasure, plain_measure
 
 __all__ = [
+    "PHRASERS",
     "Phrase",
+    "Phraser",
     "PlainInterval",
     "Words",
+    "certainty",
     "chance",
     "count_of",
     "finite",
