@@ -90,10 +90,10 @@ def _strength(entry: Mapping[str, Any], measure: str, threshold: float | None) -
     gaps = _gaps(entry, measure)
     if not gaps:  # no gap statistics: the spread of the group values
         values = [e.value for g in _groups(entry) if finite((e := _measure_estimate(g, measure)).value)]
-        spread = (max(values) - min(values)) / unit if len(values) > 1 else 0.0  # type: ignore[type-var,operator]
+        spread = (max(values) - min(values)) / unit if len(values) > 1 else 0.0
         return 0.0, spread
-    clear = [abs(g.value) for g in gaps if finite(g.value) and gap_class(g, None) != "unclear"]  # type: ignore[arg-type]
-    every = [abs(g.value) for g in gaps if finite(g.value)]  # type: ignore[arg-type]
+    clear = [abs(g.value) for g in gaps if finite(g.value) and gap_class(g, None) != "unclear"]
+    every = [abs(g.value) for g in gaps if finite(g.value)]
     return max(clear, default=0.0) / unit, max(every, default=0.0) / unit
 
 
@@ -137,7 +137,7 @@ def _forest(name: str, lead: _Lead, entry: Mapping[str, Any], label: str, number
     estimates.sort(key=lambda e: (not finite(e.value), -(e.value if finite(e.value) else 0.0), e.label))
     shown = estimates[:MAX_ROWS]
     weighted = [(e.value, e.n or 1) for e in estimates if finite(e.value)]
-    overall = sum(v * n for v, n in weighted) / sum(n for _, n in weighted) if weighted else None  # type: ignore[operator]
+    overall = sum(v * n for v, n in weighted) / sum(n for _, n in weighted) if weighted else None
     more = f" ({len(shown)} highest of {len(estimates)} groups)" if len(shown) < len(estimates) else ""
     title = f"{humanize(lead.axis).capitalize()}: {label} by group, with 95% intervals{more}"
     words = [f"{e.label} {numbers.show(e.value)}{numbers.interval(e)}" for e in shown]
@@ -181,7 +181,8 @@ def _gap_figure(name: str, lead: _Lead, entry: Mapping[str, Any], summary: Mappi
     shown = sorted(gaps[:MAX_ROWS], key=lambda g: (not finite(g.value), -(g.value if finite(g.value) else 0.0)))
     more = f" ({len(shown)} largest of {len(gaps)})" if len(shown) < len(gaps) else ""
     threshold, mde = _threshold(summary, lead.measure), _mde(entry, lead.measure)
-    title = f"{humanize(lead.axis).capitalize()}: gaps in {label}, against the threshold and what the audit could detect{more}"
+    title = (f"{humanize(lead.axis).capitalize()}: gaps in {label}, against the threshold and what the audit "
+             f"could detect{more}")
     alt = f"{title}. {_gap_words(shown, threshold, mde, numbers)}"
     key = f"{slug(name)}-gaps-{slug(lead.axis)}-{slug(lead.measure)}"
     svg = gap_plot(uid=f"fig-{key}", title=title, desc=alt, rows=shown, threshold=threshold, mde=mde,

@@ -82,7 +82,7 @@ def _tip(e: Estimate, numbers: Numbers, *, signed: bool = False) -> str:
     return f"{e.label}: {numbers.show(e.value, signed=signed)}{numbers.interval(e)}{n}"
 
 
-def _vertical(scale: Scale, ref: Reference, *, top: float, bottom: float, label_y: float, numbers: Numbers) -> list[str]:
+def _vertical(scale: Scale, ref: Reference, *, bottom: float, label_y: float, numbers: Numbers) -> list[str]:
     color, dash = _REF_STYLE[ref.kind]
     x = scale.clamp(ref.value)
     anchor = "end" if x > (scale.left + scale.right) / 2 else "start"
@@ -110,7 +110,7 @@ def forest_plot(*, uid: str, title: str, desc: str, rows: Sequence[Estimate], re
     parts = _grid(scale, top=top - 6, bottom=bottom, numbers=numbers)
     for j, ref in enumerate(references):
         if finite(ref.value):
-            parts += _vertical(scale, ref, top=top, bottom=bottom, label_y=14 + 14 * j, numbers=numbers)
+            parts += _vertical(scale, ref, bottom=bottom, label_y=14 + 14 * j, numbers=numbers)
     for i, e in enumerate(rows):
         y = top + ROW_H * i + ROW_H / 2
         parts.append(f'<g class="row">{_row_label(y, e.label, _tip(e, numbers))}')

@@ -57,7 +57,8 @@ def _baseline(entry: Mapping[str, Any], rule: Mapping[str, Any], changes: Mappin
     return Estimate(label=label, value=change.old, low=change.old_low, high=change.old_high)
 
 
-def _rule_row(rule: Mapping[str, Any], specs: RunMetricSpecs, changes: Mapping[tuple[str, str, str], Change]) -> DumbbellRow:
+def _rule_row(rule: Mapping[str, Any], specs: RunMetricSpecs,
+              changes: Mapping[tuple[str, str, str], Change]) -> DumbbellRow:
     entry = _deciding(rule)
     analyzer, _, name = str(rule.get("metric", "")).partition(".")
     label = str(entry.get("metric") or rule.get("selector") or rule.get("metric") or rule.get("id"))

@@ -69,7 +69,7 @@ def _ideal_figure(name: str, metric: str, items: Sequence[Mapping[str, Any]], sp
     numbers = _numbers(spec, usable[0])
     more = f" (first {len(rows)} of {len(usable)})" if len(rows) < len(usable) else ""
     title = f"{humanize(metric).capitalize()} against its ideal value {numbers.show(ideal)}{more}"
-    far = max((r for r in rows if finite(r.value)), key=lambda r: abs(r.value - ideal))  # type: ignore[operator]
+    far = max((r for r in rows if finite(r.value)), key=lambda r: abs((r.value or 0.0) - ideal))
     alt = (f"{title}. " + "; ".join(f"{r.label} {numbers.show(r.value)}{numbers.interval(r)}" for r in rows)
            + f". Farthest from the ideal: {far.label} ({numbers.show(far.value)}).")
     if spec.description:
@@ -107,8 +107,8 @@ def _separation(rows: Sequence[Estimate]) -> tuple[float, float]:
     lows = [r.low for r in rows if finite(r.low)]
     highs = [r.high for r in rows if finite(r.high)]
     values = [r.value for r in rows if finite(r.value)]
-    gap = max(lows) - min(highs) if lows and highs else float("-inf")  # type: ignore[type-var,operator]
-    return gap, (max(values) - min(values) if values else 0.0)  # type: ignore[type-var,operator]
+    gap = max(lows) - min(highs) if lows and highs else float("-inf")
+    return gap, (max(values) - min(values) if values else 0.0)
 
 
 def _breakdown_candidates(metrics: Sequence[Mapping[str, Any]], metric: str) -> dict[str, list[Mapping[str, Any]]]:
@@ -172,10 +172,11 @@ def _breakdown(name: str, metric: str, key: str, items: Sequence[Mapping[str, An
 def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
     if not isinstance(value, Mapping):
         return None
-    edges, counts = value.get("edges") or value.get("bins") or value.get("bin_edges"), value.get("counts")
+    raw_edges: Any = value.get("edges") or value.get("bins") or value.get("bin_edges")
+    raw_counts: Any = value.get("counts")
     try:
-        edges = [float(e) for e in edges]  # type: ignore[union-attr]
-        counts = [int(c) for c in counts]  # type: ignore[union-attr]
+        edges = [float(e) for e in raw_edges]
+        counts = [int(c) for c in raw_counts]
     except (TypeError, ValueError):
         return None
     ok = len(edges) == len(counts) + 1 and counts and all(finite(e) for e in edges) and min(counts) >= 0

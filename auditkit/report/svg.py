@@ -93,7 +93,7 @@ class Numbers:
     percent: bool = False
     unit: str | None = None
 
-    def show(self, value: float | None, *, signed: bool = False) -> str:
+    def show(self, value: float | None, *, signed: bool = False, unit: bool = True) -> str:
         if not finite(value):
             return "n/a"
         v = value * 100 if self.percent else value
@@ -111,13 +111,13 @@ class Numbers:
             body = f"{v:.2f}".rstrip("0").rstrip(".")
         else:
             body = f"{v:.3f}".rstrip("0").rstrip(".")
-        suffix = "%" if self.percent else (f" {self.unit}" if self.unit and self.unit not in ("fraction",) else "")
+        suffix = "%" if self.percent else (f" {self.unit}" if unit and self.unit and self.unit != "fraction" else "")
         return f"{sign}{body}{suffix}"
 
     def interval(self, estimate: Estimate) -> str:
         if not estimate.has_interval:
             return ""
-        return f" (95% CI {self.show(estimate.low)} to {self.show(estimate.high)})"
+        return f" (95% CI {self.show(estimate.low, unit=False)} to {self.show(estimate.high, unit=False)})"
 
     def axis_label(self, label: str) -> str:
         if self.percent:
@@ -163,7 +163,7 @@ class Scale:
         return self.x(min(max(value, self.lo), self.hi))
 
     def tick_values(self) -> list[float]:
-        count = int(round((self.hi - self.lo) / self.step))
+        count = round((self.hi - self.lo) / self.step)
         return [round(self.lo + i * self.step, 12) for i in range(count + 1)]
 
 
