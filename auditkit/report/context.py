@@ -1,7 +1,7 @@
 """Turn results.json (plus the rows kept from outputs.jsonl) into the report template's context.
 
 Everything a template needs is computed here, so templates only lay out. All model text stays plain
-``str`` — the template engine escapes it; only SVG built by :mod:`auditkit.report.charts` (which escapes
+``str`` — the template engine escapes it; only SVG built by :mod:`auditkit.report.figures` (which escapes
 its own text) is ``Markup``. Summaries of unknown analyzers (plugins) fall back to generic tables, so no
 summary shape can break the report.
 """
@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from markupsafe import Markup
 
 from auditkit.analyzers.metadata import RunMetricSpecs, report_placement
 from auditkit.analyzers.metric_spec import MetricSpec
-from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
+from auditkit.report.figure import Figure
+from auditkit.report.figures import section_figures
 from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
 from auditkit.secrets import redact_value
 
 __all__ = [
     "AnalyzerView",
-    "FigureView",
     "FindingView",
     "MetricView",
     "PairSide",
@@ -136,15 +134,6 @@ class PairView:
 
 
 @dataclass(frozen=True, slots=True)
-class FigureView:
-    """A chart as the template shows it: inline SVG (escaped by its builder), a title and a text alternative."""
-
-    title: str
-    alt: str
-    svg: Markup
-
-
-@dataclass(frozen=True, slots=True)
 class FindingView:
     anchor: str
     analyzer: str
@@ -175,8 +164,8 @@ class AnalyzerView:
     sensitive: bool
     """All texts of this section are hidden behind a content warning (toxicity)."""
     identity: Table
-    figures: tuple[FigureView, ...]
-    """Charts that open the section, before any table."""
+    figures: tuple[Figure, ...]
+    """Charts that open the section, most important first (the first ``SECTION_FIGURES`` in view)."""
     narrative: tuple[str, ...]
     """A few plain sentences: what the section measured and what it found."""
     findings: tuple[FindingView, ...]
@@ -257,101 +246,21 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
     return tables
 
 
-def _histogram_from_values(values: array[float] | list[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
-    import numpy as np
-
-    data = np.frombuffer(values, dtype=float) if not isinstance(values, list) else np.asarray(values)
-    lo, hi = float(data.min()), float(data.max())
-    if lo >= 0.0 and hi <= 1.0:
-        lo, hi = 0.0, 1.0
-    elif hi - lo <= 1e-9 * max(1.0, abs(lo)):  # (nearly) all equal: numpy cannot bin a float-dust range;
-        # centre them in a narrow range instead of at the left edge
-        pad = abs(lo) * 0.1 or 0.5
-        lo, hi = lo - pad, hi + pad
-    counts, edges = np.histogram(data, bins=bins, range=(lo, hi))
-    return [float(e) for e in edges], [int(c) for c in counts]
-
-
-def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
-    if not isinstance(value, Mapping):
-        return None
-    edges = value.get("edges") or value.get("bins") or value.get("bin_edges")
-    counts = value.get("counts")
-    if edges is None or counts is None:
-        return None
-    try:
-        edges = [float(e) for e in edges]
-        counts = [int(c) for c in counts]
-    except (TypeError, ValueError):
-        return None
-    return (edges, counts) if len(edges) == len(counts) + 1 and counts else None
-
-
-def _group_charts(name: str, metrics: Sequence[Mapping[str, Any]]) -> list[tuple[str, Markup]]:
-    """One error-bar chart per (metric, axis) with at least two groups."""
-    by_key: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for m in metrics:
-        group = m.get("group") or {}
-        if not group:
-            continue
-        rest = {k: v for k, v in group.items() if k != "group"}
-        by_key.setdefault((str(m.get("name")), group_label(rest) if "group" in group else ""), []).append(m)
-    out = []
-    for (metric, axis), items in by_key.items():
-        if len(items) < 2:
-            continue
-        rows = []
-        # Label each row by what differs between rows (e.g. group_a/group_b of a gap), not by shared keys.
-        groups = [m.get("group") or {} for m in items]
-        shared = {k for k in groups[0] if all(g.get(k) == groups[0][k] for g in groups)}
-        for m in items[:30]:
-            group = m.get("group") or {}
-            if "group_a" in group and "group_b" in group:
-                label = f"{group['group_a']} − {group['group_b']}"
-            else:
-                label = str(group["group"]) if "group" in group else (
-                    " / ".join(str(v) for k, v in group.items() if k not in shared) or group_label(group))
-            rows.append(charts.IntervalRow(label=label, value=m.get("value"), low=m.get("ci_low"),
-                                           high=m.get("ci_high"), n=int(m.get("n") or 0)))
-        common = axis or group_label({k: v for k, v in groups[0].items()
-                                      if k in shared and k not in ("group", "group_a", "group_b")})
-        title = f"{name}: {metric} by group" + (f" ({common})" if common != "overall" else "") + ", with 95% intervals"
-        unit = items[0].get("unit")
-        out.append((title, charts.interval_chart(rows=rows, title=title, unit=unit)))
-    return out
-
-
-def _score_charts(name: str, scan: OutputScan, threshold: float | None) -> list[tuple[str, Markup]]:
-    out = []
-    keys = sorted(k for k in scan.values if k.split(".", 1)[0] == name)
-    for key in keys[:4]:
-        values = scan.values[key]
-        if len(values) < 2:
-            continue
-        edges, counts = _histogram_from_values(values)
-        title = f"Distribution of {key} over {len(values):,} outputs"
-        line = threshold if "tox" in key else None
-        out.append((title, charts.histogram(edges=edges, counts=counts, title=title, x_label=key, threshold=line)))
-    return out
-
-
-def _energy_charts(scan: OutputScan) -> tuple[list[tuple[str, Markup]], list[Table]]:
-    out, tables = [], []
-    if len(scan.energy_values) >= 2:
-        edges, counts = _histogram_from_values(scan.energy_values)
-        title = f"Energy per prompt (J), {len(scan.energy_values):,} outputs with a figure"
-        out.append((title, charts.histogram(edges=edges, counts=counts, title=title, x_label="joules per output")))
+def _energy_tables(scan: OutputScan, summary: Mapping[str, Any]) -> list[Table]:
+    """Energy per probe and how each figure was obtained (the charts are the figures module's)."""
+    tables = []
     probes = [(k, t[0] / t[1] if t[1] else None, t) for k, t in scan.energy_by_template.items()]
     probes.sort(key=lambda p: -(p[1] if p[1] is not None else -1))
     if probes and any(p[1] is not None for p in probes):
-        bars = [charts.Bar(label=k, value=v) for k, v, _ in probes[:15]]
-        title = "Mean energy per prompt by probe (J)"
-        out.append((title, charts.bar_chart(bars=bars, title=title, unit="J per output")))
         tables.append(Table(caption="Energy by probe", columns=("Probe", "Mean J per output", "Outputs with a figure",
                                                                  "Outputs"),
                             rows=tuple((k, fmt(v), fmt(t[1]), fmt(t[2])) for k, v, t in probes[:TABLE_ROWS]),
                             total=len(probes)))
-    return out, tables
+    methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
+    if methods:
+        tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
+                            rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
+    return tables
 
 
 def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list[Table]:
@@ -370,14 +279,6 @@ def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list
     return [Table(caption="Extracted passages (outputs cited by memorization findings)",
                   columns=("Prompt id", "Source", "Kind", "Severity", "Common prefix (tokens)", "Edit similarity",
                            "Output tokens"), rows=tuple(rows[:TABLE_ROWS]), total=len(rows))]
-
-
-def _threshold(identity: Mapping[str, Any]) -> float:
-    for key in ("threshold",):
-        value = identity.get(key) or (identity.get("options") or {}).get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return 0.5
 
 
 def _stated_pairs(finding: Mapping[str, Any], scan: OutputScan) -> list[PairView]:
@@ -495,23 +396,6 @@ def ordered_analyzers(*, names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=lambda n: (report_placement(name=n)[0], n))
 
 
-def _figures(*, name: str, results: Mapping[str, Any], scan: OutputScan, identity: Mapping[str, Any],
-             summary: Mapping[str, Any], own: Sequence[Mapping[str, Any]]) -> list[FigureView]:
-    """The charts that open a section."""
-    chart_list: list[tuple[str, Markup]] = []
-    hist = _summary_histogram(summary.get("histogram"))
-    if hist:
-        title = f"{name}: score distribution"
-        chart_list.append((title, charts.histogram(edges=hist[0], counts=hist[1], title=title, x_label="score",
-                                                   threshold=_threshold(identity) if name == "toxicity" else None)))
-    else:
-        chart_list += _score_charts(name, scan, _threshold(identity))
-    chart_list += _group_charts(name, own)
-    if name == "energy":
-        chart_list += _energy_charts(scan)[0]
-    return [FigureView(title=t, alt=t, svg=svg) for t, svg in chart_list[:SECTION_FIGURES]]
-
-
 def _narrative(*, name: str, scan: OutputScan, findings: Sequence[FindingView], metrics: int) -> tuple[str, ...]:
     """What a section measured and found, in two or three plain sentences."""
     scored = max((len(v) for k, v in scan.values.items() if k.split(".", 1)[0] == name), default=0)
@@ -542,11 +426,7 @@ def analyzer_views(
         tables: list[Table] = []
         notes: list[str] = []
         if name == "energy":
-            tables += _energy_charts(scan)[1]
-            methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
-            if methods:
-                tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
-                                    rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
+            tables += _energy_tables(scan, summary)
         if name == "memorization":
             tables += _extraction_table(findings, scan)
         tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods",
@@ -559,8 +439,7 @@ def analyzer_views(
         views.append(AnalyzerView(
             name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
-            figures=tuple(_figures(name=name, results=results, scan=scan, identity=identity, summary=summary,
-                                   own=own)),
+            figures=tuple(section_figures(name=name, results=results, scan=scan)),
             narrative=_narrative(name=name, scan=scan, findings=mine, metrics=len(own)),
             findings=mine,
             tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),

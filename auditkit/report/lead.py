@@ -1,21 +1,28 @@
-"""What the report leads with: the findings as plain sentences, how sure we are, what the audit could
-not detect and what it did not test — laid out from the run's summary for the first screen.
+"""What the HTML report leads with, laid out from the run's :class:`~auditkit.report.summary.ReportSummary`:
+the findings as plain sentences (each linked to its evidence), how sure we are (intervals as words and
+bars), what the audit could not detect and what it did not test.
 
-Each finding links to its section's evidence (``#finding-N`` of :func:`auditkit.report.context.finding_views`);
-each interval becomes a bar drawn in the template from the positions computed here (percent of the bar's
-width), so the template only lays out.
+The summary says it (the Markdown export says the same); this module only places it: each finding gets
+the anchor of its evidence in the analyzer sections (``#finding-N`` of
+:func:`auditkit.report.context.finding_views`), and each interval a bar whose positions (percent of the
+bar's width) are computed here, so the template only lays out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from auditkit.report.context import FindingView, fmt
+from auditkit.report.plain import PlainInterval
+from auditkit.report.summary import DetectionLimit, NotTested, ReportSummary
 
 __all__ = ["IntervalBar", "KeyMetric", "LeadFinding", "LeadView", "interval_bar", "lead_view"]
+
+LIMITS_IN_VIEW = 8
+"""Limits listed in the lead (those that may hide an effect that matters come first); the rest fold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,25 +33,27 @@ class IntervalBar:
     value: float
     high: float
     zero: float | None
-    """Where 0 sits, when the scale crosses it (gaps); None for scales starting at 0."""
+    """Where 0 sits, when the scale crosses it (differences); None for scales starting at 0."""
+    threshold: float | None
+    """Where the practical threshold sits, when there is one on the scale."""
     scale: str
-    """The two ends in words, e.g. "0% to 100%"."""
+    """The two ends in words, e.g. "0% to 50%"."""
 
 
 @dataclass(frozen=True, slots=True)
 class LeadFinding:
     sentence: str
+    how_sure: str
     severity: str
     anchor: str
-    """The finding's evidence in its analyzer section."""
-    how_sure: str
-    interval: str
+    """The finding's evidence in its analyzer section ("" when the finding has no section entry)."""
     bar: IntervalBar | None
 
 
 @dataclass(frozen=True, slots=True)
 class KeyMetric:
     label: str
+    description: str
     words: str
     """The estimate and its interval in words."""
     bar: IntervalBar | None
@@ -54,55 +63,52 @@ class KeyMetric:
 class LeadView:
     findings: tuple[LeadFinding, ...]
     key_metrics: tuple[KeyMetric, ...]
-    limits: tuple[str, ...]
-    not_tested: tuple[str, ...]
+    limits: tuple[DetectionLimit, ...]
+    """In view: those that may hide an effect that matters first."""
+    more_limits: tuple[DetectionLimit, ...]
+    not_tested: tuple[NotTested, ...]
 
 
 def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def interval_bar(*, value: Any, low: Any, high: Any, percent: bool) -> IntervalBar | None:
-    """A bar for ``value`` in [``low``, ``high``]; rates on 0–100%, other figures on a scale around 0."""
+def interval_bar(*, interval: PlainInterval | None) -> IntervalBar | None:
+    """A bar for the interval: shares on 0 to 20/50/100%, other figures on a scale around 0."""
+    if interval is None:
+        return None
+    value, low, high, threshold = interval.value, interval.ci_low, interval.ci_high, interval.threshold
     if not (_finite(value) and _finite(low) and _finite(high)):
         return None
-    if percent and 0 <= low <= high <= 1:
-        top = 1.0 if high > 0.5 else 0.5 if high > 0.2 else 0.2
-
-        def pos(v: float) -> float:
-            return round(100 * min(max(v / top, 0.0), 1.0), 2)
-
-        return IntervalBar(low=pos(low), value=pos(value), high=pos(high), zero=None,
-                           scale=f"0% to {top:.0%}")
-    reach = max(abs(low), abs(high), abs(value)) or 1.0
-    lo, hi = (-reach, reach) if low < 0 or value < 0 else (0.0, reach)
+    assert value is not None and low is not None and high is not None  # for mypy: checked just above
+    marks = [abs(v) for v in (value, low, high, threshold) if _finite(v)]
+    if interval.percent and 0 <= low <= high <= 1 and min(value, low) >= 0:
+        top = next(t for t in (0.2, 0.5, 1.0) if max(marks) <= t)
+        lo, hi = 0.0, top
+        scale = f"0% to {top:.0%}"
+    else:
+        reach = max(marks) or 1.0
+        lo, hi = (-reach, reach) if min(value, low) < 0 else (0.0, reach)
+        scale = (f"{fmt(lo * 100, 2)} to {fmt(hi * 100, 2)} points" if interval.percent
+                 else f"{fmt(lo, 2)} to {fmt(hi, 2)}")
 
     def at(v: float) -> float:
-        return round(100 * (v - lo) / (hi - lo), 2)
+        return round(100 * min(max((v - lo) / (hi - lo), 0.0), 1.0), 2)
 
     return IntervalBar(low=at(low), value=at(value), high=at(high), zero=at(0.0) if lo < 0 else None,
-                       scale=f"{fmt(lo, 2)} to {fmt(hi, 2)}")
+                       threshold=at(threshold) if threshold is not None and _finite(threshold) else None,
+                       scale=scale)
 
 
-def _fallback(f: FindingView, finding: Mapping[str, Any]) -> LeadFinding:
-    """Until the summary names one: the finding's own title, its interval from its details."""
-    details = finding.get("details") or {}
-    value = details.get("gap", details.get("rate", finding.get("effect_size")))
-    low, high = details.get("ci_low"), details.get("ci_high")
-    percent = "rate" in details or str(details.get("measure", "")) in ("toxic", "negative_sentiment", "refusal",
-                                                                          "regard_negative")
-    interval = f"between {fmt(low, 2)} and {fmt(high, 2)}" if _finite(low) and _finite(high) else ""
-    return LeadFinding(sentence=f.title, severity=f.severity, anchor=f.anchor, how_sure="", interval=interval,
-                       bar=interval_bar(value=value, low=low, high=high, percent=percent))
-
-
-def lead_view(*, results: Mapping[str, Any], findings: Sequence[FindingView], not_tested: Sequence[str]) -> LeadView:
-    """The lead sections' content for this run."""
-    raw = [f for f in results.get("findings") or [] if isinstance(f, Mapping)]
-    leads = tuple(_fallback(f, raw[f.index]) for f in findings if 0 <= f.index < len(raw))
-    limits = []
-    for entry in (results.get("analyses") or {}).values():
-        for statement in ((entry or {}).get("summary") or {}).get("statements") or []:
-            if "could have detected" in str(statement):
-                limits.append(str(statement))
-    return LeadView(findings=leads, key_metrics=(), limits=tuple(limits), not_tested=tuple(not_tested))
+def lead_view(*, summary: ReportSummary, findings: Sequence[FindingView]) -> LeadView:
+    """The lead sections' content for this run, in the order the summary gives it."""
+    anchors = {f.index: f.anchor for f in findings}
+    leads = tuple(LeadFinding(sentence=p.sentence, how_sure=p.how_sure, severity=p.severity,
+                              anchor=anchors.get(p.finding_index, ""), bar=interval_bar(interval=p.interval))
+                  for p in summary.findings)
+    keys = tuple(KeyMetric(label=f"{k.analyzer}.{k.name}", description=k.description,
+                           words=f"{k.view.value}{(' ' + k.view.unit) if k.view.unit else ''}, "
+                                 f"95% interval {k.view.interval}",
+                           bar=interval_bar(interval=k.interval)) for k in summary.key_metrics)
+    return LeadView(findings=leads, key_metrics=keys, limits=summary.limits[:LIMITS_IN_VIEW],
+                    more_limits=summary.limits[LIMITS_IN_VIEW:], not_tested=summary.not_tested)

@@ -20,13 +20,22 @@ from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
-from auditkit.report.context import analyzer_views, evidence_ids, finding_views, fmt, ordered_analyzers
+from auditkit.report.context import (
+    SECTION_FIGURES,
+    analyzer_views,
+    evidence_ids,
+    finding_views,
+    fmt,
+    ordered_analyzers,
+)
 from auditkit.report.evidence import TEXT_LIMIT, scan_outputs, score_labels
+from auditkit.report.figures import comparison_figures
 from auditkit.report.instruments import instrument_views
 from auditkit.report.lead import lead_view
 from auditkit.report.manifest import manifest_tables
 from auditkit.report.metric_tables import metric_tables
 from auditkit.report.risk import load_risk_map
+from auditkit.report.summary import build_summary
 from auditkit.resources import data_dir, package_file
 
 if TYPE_CHECKING:
@@ -105,13 +114,6 @@ def _methodology(results: Mapping[str, Any], ran: list[str]) -> dict[str, Any]:
             "energy_labels": data["analyzers"]["energy"]["labels"]}
 
 
-def _not_run(ran: list[str]) -> list[str]:
-    """Every installed analyzer (built-in or plugin) this audit did not run, in report order."""
-    from auditkit.analyzers.base import analyzers
-
-    return [n for n in ordered_analyzers(names=analyzers.names()) if n not in ran]
-
-
 def _inline(name: str) -> tuple[str, str]:
     """A shipped file to inline in the page, and its CSP source expression (its sha256)."""
     text = (data_dir("reports") / name).read_text(encoding="utf-8")
@@ -159,9 +161,9 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
     raw_model, raw_counts = manifest.get("model"), manifest.get("counts")
     model: Mapping[str, Any] = raw_model if isinstance(raw_model, Mapping) else {}
     counts: Mapping[str, Any] = raw_counts if isinstance(raw_counts, Mapping) else {}
+    summary = build_summary(results=results, risk_map=risk_map)
     css, css_hash = _inline("report.css")
     script, script_hash = _inline("report.js")
-    untested = [c.risk for c in coverage if c.status == "not tested"]
     context = {
         "css": css,
         "script": script,
@@ -174,16 +176,16 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "status": str(results.get("status") or "unknown"),
         "schema_version": str(results.get("schema_version") or "?"),
         "auditkit_version": str(manifest.get("auditkit_version") or "?"),
-        "verdict": _verdict(results),
+        # The summary words the verdict (the Markdown export says the same); the rules table is laid out here.
+        "verdict": dict(_verdict(results), headline=summary.verdict.headline,
+                        **({"detail": summary.verdict.detail} if isinstance(results.get("gate"), Mapping) else {})),
         "counts": {"prompts": counts.get("prompts", scan.rows), "outputs": scan.rows,
                    "errors": counts.get("errors", scan.errors), "cached": counts.get("cached", scan.cached)},
         "error_examples": scan.error_examples,
-        "lead": lead_view(results=results, findings=fviews, not_tested=[]),
+        "lead": lead_view(summary=summary, findings=fviews),
         "findings_total": len(fviews),
         "severity_counts": {s: sum(1 for f in fviews if f.severity == s)
                             for s in ("critical", "high", "medium", "low", "info")},
-        "not_run": _not_run(ran),
-        "untested_risks": untested,
         "sections": sections,
         "metric_tables": {s.name: metric_tables(results=results, analyzer=s.name) for s in sections},
         "instruments": instrument_views(results=results),
@@ -191,7 +193,8 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "risk_names": {r.id: f"NIST {r.section} {r.name}" for r in risk_map.risks},
         "frameworks": risk_map.frameworks,
         "comparison": comparison,
-        "comparison_figures": [],
+        "section_figures": SECTION_FIGURES,
+        "comparison_figures": comparison_figures(results=results, comparison=comparison),
         "baseline_dir": str(baseline_dir) if baseline_dir else None,
         "methodology": _methodology(results, ran),
         "manifest_tables": manifest_tables(manifest=manifest, results_sha256=results_sha,
