@@ -350,11 +350,16 @@ def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, ri
     """Findings, most severe first, each with its (capped) evidence rows and counterfactual pairs."""
     order = sorted(range(len(findings)), key=lambda i: (-severity_rank(findings[i].get("severity", "")), i))
     views = []
-    budget = EVIDENCE_TOTAL  # outputs shown across all findings, siblings included
+    left = EVIDENCE_TOTAL  # outputs shown across all findings, siblings included
     for rank, i in enumerate(order):
         f = findings[i]
         cited = [str(e) for e in f.get("evidence") or []]
-        pairs, singles, budget, cut = _evidence(f, scan, budget)
+        # A fair share of what is left, so the last findings keep evidence too; unspent shares carry on.
+        share = max(left // (len(order) - rank), min(left, 2))
+        pairs, singles, unspent, cut = _evidence(f, scan, share)
+        left -= share - unspent
+        # Ids past the report's cap were never read from outputs.jsonl: say so, not that they are missing.
+        cut = cut or bool((pairs or singles) and any(e not in scan.evidence for e in cited[:EVIDENCE_PER_FINDING]))
         details = {k: v for k, v in (f.get("details") or {}).items() if k != "pairs"}
         shown = {r.id for r in singles} | {r.id for p in pairs for side in p.sides for r in side.rows}
         views.append(FindingView(
@@ -372,22 +377,32 @@ def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, ri
 
 
 def _paired(finding: Mapping[str, Any]) -> bool:
-    """Findings about group differences: their evidence is shown with its counterfactual siblings."""
+    """Findings about group differences: their evidence is shown with its counterfactual siblings (an
+    absolute harm's evidence is the harmful outputs themselves, shown one by one)."""
     kind = str(finding.get("kind", ""))
-    return finding.get("analyzer") == "bias" or "gap" in kind or "counterfactual" in kind
+    return "gap" in kind or "counterfactual" in kind or (finding.get("details") or {}).get("paired") is True
 
 
 def evidence_ids(findings: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    """The prompt ids to keep (≤ 20 per finding, ≤ 200 in all) and those whose pairs to fetch."""
+    """The prompt ids to keep (≤ 20 per finding, ≤ 200 in all) and those whose pairs to fetch.
+
+    Ids are taken round-robin over the findings, most severe first, so that every finding keeps some of
+    its evidence even when the first ones cite hundreds of outputs.
+    """
+    ordered = sorted(findings, key=lambda f: -severity_rank(f.get("severity", "")))
+    cited = [[str(e) for e in list(f.get("evidence") or [])[:EVIDENCE_PER_FINDING]] for f in ordered]
     wanted: list[str] = []
     paired: list[str] = []
-    for f in sorted(findings, key=lambda f: -severity_rank(f.get("severity", ""))):
-        for e in list(f.get("evidence") or [])[:EVIDENCE_PER_FINDING]:
+    seen: set[str] = set()
+    for depth in range(EVIDENCE_PER_FINDING):
+        for f, ids in zip(ordered, cited, strict=True):
             if len(wanted) >= EVIDENCE_TOTAL:
-                break
-            wanted.append(str(e))
-            if _paired(f):
-                paired.append(str(e))
+                return wanted, paired
+            if depth < len(ids) and ids[depth] not in seen:
+                seen.add(ids[depth])
+                wanted.append(ids[depth])
+                if _paired(f):
+                    paired.append(ids[depth])
     return wanted, paired
 
 

@@ -183,6 +183,7 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
                    "errors": counts.get("errors", scan.errors), "cached": counts.get("cached", scan.cached)},
         "error_examples": scan.error_examples,
         "lead": lead_view(summary=summary, findings=fviews),
+        "plain_sentences": {p.finding_index: p.sentence for p in summary.findings},
         "findings_total": len(fviews),
         "severity_counts": {s: sum(1 for f in fviews if f.severity == s)
                             for s in ("critical", "high", "medium", "low", "info")},
