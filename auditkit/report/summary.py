@@ -112,7 +112,7 @@ class ReportSummary:
 def _verdict(gate: Any) -> Verdict:
     if not isinstance(gate, Mapping):
         return Verdict(state="none", headline="No release policy applied",
-                       detail="No release policy applied: results are reported without a pass/fail decision "
+                       detail="Results are reported without a pass/fail decision "
                               "(apply one with `auditkit gate DIR --policy FILE`).")
     passed = gate.get("passed")
     if not isinstance(passed, bool):
