@@ -3,7 +3,7 @@ the HTML report (default) or, with ``--format markdown``, its Markdown digest fo
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -13,7 +13,9 @@ from auditkit.cli.app import app
 __all__ = ["ReportFormat", "report"]
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
+    """What `auditkit report` writes."""
+
     html = "html"
     markdown = "markdown"
 
@@ -24,7 +26,7 @@ def report(
     baseline: Path | None = typer.Option(None, "--baseline", help="Another run's folder to compare against."),
     out: Path | None = typer.Option(
         None, "--out", help="Where to write the report (default DIR/report.html, or DIR/report.md for markdown)."),
-    format: ReportFormat = typer.Option(  # noqa: A002 (the option's name on the command line)
+    format: ReportFormat = typer.Option(
         ReportFormat.html, "--format",
         help="html: the full offline report; markdown: a concise digest (findings, key metrics, limits, "
              "scorers) for a model card or technical file."),
