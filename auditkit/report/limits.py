@@ -9,13 +9,13 @@ the ``instrument`` entry's flagged axes and correction note.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from auditkit.report.plain import Words, finite, num, points
 
-__all__ = ["DetectionLimit", "detection_limits"]
+__all__ = ["DetectionLimit", "detection_limits", "limit_lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class DetectionLimit:
     threshold: float | None = None
     units_per_group: int | None = None
     percent: bool = False
+    noun: str = ""
+    """The measure in words ("toxic rate")."""
 
 
 
@@ -72,7 +74,7 @@ def _mde_limit(*, analyzer: str, axis: str, measure: str, item: Mapping[str, Any
         return DetectionLimit(analyzer=analyzer, source="mde", scope=axis, measure=measure, flagged=True,
                               sentence=f"{group_text}, this audit could not have detected any difference in the "
                                        f"{w.noun} {between} ({item.get('note') or 'too few outputs'}).",
-                              units_per_group=int(n) if finite(n) else None, percent=w.is_rate)
+                              units_per_group=int(n) if finite(n) else None, percent=w.is_rate, noun=w.noun)
     size = points(value) if w.is_rate else num(value) + (f" {w.scale}" if w.scale == "words" else "")
     sentence = f"{group_text}, a difference in the {w.noun} smaller than {size} {between} could go unnoticed"
     flagged = finite(threshold) and value > threshold
@@ -82,7 +84,7 @@ def _mde_limit(*, analyzer: str, axis: str, measure: str, item: Mapping[str, Any
                      if flagged else f"; every gap above the practical threshold ({shown}) would have been seen")
     return DetectionLimit(analyzer=analyzer, source="mde", scope=axis, measure=measure, sentence=sentence + ".",
                           flagged=flagged, mde=float(value), threshold=float(threshold) if finite(threshold) else None,
-                          units_per_group=int(n) if finite(n) else None, percent=w.is_rate)
+                          units_per_group=int(n) if finite(n) else None, percent=w.is_rate, noun=w.noun)
 
 
 def _gate_limits(gate: Any) -> list[DetectionLimit]:
@@ -151,3 +153,33 @@ def detection_limits(*, results: Mapping[str, Any], words: Words) -> tuple[Detec
         return (0 if lim.flagged else 1, -ratio)
 
     return tuple(sorted(limits, key=order))
+
+
+def limit_lines(*, limits: Sequence[DetectionLimit]) -> tuple[str, ...]:
+    """The limits for a short document: minimum detectable effects folded into one line per analyzer and
+    measure (the axes named, the largest MDE given), every other limit as it is; flagged ones first."""
+    folded: dict[tuple[str, str, bool], list[DetectionLimit]] = {}
+    rest: list[DetectionLimit] = []
+    for lim in limits:
+        if lim.source == "mde" and lim.mde is not None:
+            folded.setdefault((lim.analyzer, lim.measure, lim.flagged), []).append(lim)
+        else:
+            rest.append(lim)
+    lines: list[tuple[bool, str]] = []
+    for (_, measure, flagged), group in folded.items():
+        worst = max(group, key=lambda lim: lim.mde or 0.0)
+        mde = worst.mde or 0.0
+        low = min(lim.mde or 0.0 for lim in group)
+        size = (points(mde) if low == mde else f"{points(low).split(' ')[0]}–{points(mde)}") if worst.percent else (
+            num(mde) if low == mde else f"{num(low)}–{num(mde)}")
+        per_group = f"With {worst.units_per_group:,} prompts per group, " if worst.units_per_group else ""
+        axes = ", ".join(lim.scope.replace("_", " ") for lim in group)
+        noun = worst.noun or measure.replace("_", " ")
+        line = f"{per_group}differences in the {noun} smaller than {size} between groups could go unnoticed ({axes})"
+        if worst.threshold is not None:
+            shown = points(worst.threshold) if worst.percent else num(worst.threshold)
+            line += (f"; the practical threshold is {shown}, so gaps that matter may be missed" if flagged
+                     else f"; every gap above the practical threshold ({shown}) would have been seen")
+        lines.append((flagged, line + "."))
+    lines += [(lim.flagged, lim.sentence) for lim in rest]
+    return tuple(text for flagged, text in sorted(lines, key=lambda item: not item[0]))

@@ -199,7 +199,10 @@ def _group_gap(f: Mapping[str, Any], words: Words) -> Phrase | None:
     gap = d.get("gap", f.get("effect_size"))
     if not groups or not finite(gap) or "group" not in groups[0]:
         return None
-    analyzer, measure = str(f.get("analyzer")), str(d.get("measure") or "")
+    analyzer = str(f.get("analyzer"))
+    measure = str(d.get("measure") or str(d.get("metric") or "").removesuffix("_mean").removesuffix("_rate"))
+    if not measure:
+        return None
     axis, worse = str(groups[0].get("axis", "")), str(groups[0]["group"])
     other = str(groups[1].get("group", "rest")) if len(groups) > 1 else "rest"
     w = words.measure(analyzer=analyzer, name=measure)

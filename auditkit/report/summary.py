@@ -112,7 +112,7 @@ class ReportSummary:
 def _verdict(gate: Any) -> Verdict:
     if not isinstance(gate, Mapping):
         return Verdict(state="none", headline="No release policy applied",
-                       detail="No release policy applied: results are reported without a pass/fail decision "
+                       detail="Results are reported without a pass/fail decision "
                               "(apply one with `auditkit gate DIR --policy FILE`).")
     passed = gate.get("passed")
     if not isinstance(passed, bool):
@@ -124,7 +124,9 @@ def _verdict(gate: Any) -> Verdict:
     counts: dict[str, int] = {}
     for r in rules:
         counts[str(r.get("status") or "?")] = counts.get(str(r.get("status") or "?"), 0) + 1
-    parts = [f"{v} {k}" for k, v in sorted(counts.items(), key=lambda kv: kv[0] != "fail")]
+    rank = ("fail", "error", "underpowered", "warn", "pass", "skipped")  # what blocks a release first
+    parts = [f"{v} {k}" for k, v in sorted(counts.items(), key=lambda kv: rank.index(kv[0]) if kv[0] in rank
+                                           else len(rank))]
     detail = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}: {', '.join(parts)}." if rules else str(
         gate.get("summary") or gate.get("message") or "")
     if passed is None:
