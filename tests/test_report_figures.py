@@ -153,7 +153,8 @@ def test_hostile_group_names_are_escaped_and_ids_stay_valid() -> None:
 def test_one_group_many_groups_missing_values_and_zero_intervals_draw_without_lying() -> None:
     one = section_figures(name="fair", results=_fairness_results({"solo": {"toxic": 0.2}}), scan=OutputScan())
     assert len(_marks(_parse(one[0]), "point")) == 1
-    many = {f"group {i:02d} with a very long name indeed": {"toxic": i / 100} for i in range(25)}
+    many: dict[str, dict[str, float | None]] = {
+        f"group {i:02d} with a very long name indeed": {"toxic": i / 100} for i in range(25)}
     many["missing"] = {"toxic": None}
     forest = section_figures(name="fair", results=_fairness_results(many), scan=OutputScan())[0]
     root = _parse(forest)
