@@ -7,7 +7,8 @@ analyzer gets depends on what its results hold, never on its name:
 - a summary with ``axes`` of per-group measures → per-axis forest plots and gap plots (threshold, MDE);
 - metrics whose spec has a target (``direction == "target"``) → the score against its ideal value;
 - the first important metric broken down by one attribute → a forest plot per attribute (≤ 2);
-- a summary ``histogram`` (or per-output scores) → the score distribution, with the summary's threshold.
+- a summary ``histogram`` → the score distribution, with the summary's threshold;
+- none of these → the overall metrics side by side, and the per-output scores binned.
 
 Every figure is an accessible inline SVG (see :mod:`auditkit.report.svg`) whose size does not grow with
 the number of outputs.
@@ -24,7 +25,13 @@ from auditkit.report.baseline import Comparison
 from auditkit.report.evidence import OutputScan
 from auditkit.report.figure import Figure
 from auditkit.report.gate_figures import gate_figures
-from auditkit.report.metric_figures import breakdown_figures, histogram_figures, ideal_figures
+from auditkit.report.metric_figures import (
+    breakdown_figures,
+    headline_figures,
+    histogram_figures,
+    ideal_figures,
+    ideal_key,
+)
 
 __all__ = [
     "Figure",
@@ -42,10 +49,14 @@ def section_figures(*, name: str, results: Mapping[str, Any], scan: OutputScan) 
     metrics = [m for m in results.get("metrics") or [] if isinstance(m, Mapping) and m.get("analyzer") == name]
     specs = run_metric_specs(results=results, analyzer=name)
     figures = ideal_figures(name=name, metrics=metrics, specs=specs)
-    figures += histogram_figures(name=name, summary=summary, scan=scan)
-    charted = {f.key.split("-ideal-", 1)[1] for f in figures if "-ideal-" in f.key}
+    charted = {str(m.get("name")) for m in metrics if any(f.key == ideal_key(name=name, metric=str(m.get("name")))
+                                                         for f in figures)}
+    figures += histogram_figures(name=name, summary=summary, scan=None)
     figures += breakdown_figures(name=name, metrics=metrics, specs=specs, skip=charted)
     figures += axis_figures(name=name, summary=summary, specs=specs)
+    if not figures:  # nothing richer to draw: the overall metrics side by side, then the per-output scores
+        figures = headline_figures(name=name, metrics=metrics, specs=specs)
+        figures += histogram_figures(name=name, summary=summary, scan=scan)
     return _unique(figures)
 
 

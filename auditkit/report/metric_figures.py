@@ -24,8 +24,10 @@ from auditkit.report.svg import Estimate, Numbers, finite, slug
 
 __all__ = [
     "breakdown_figures",
+    "headline_figures",
     "histogram_figures",
     "ideal_figures",
+    "ideal_key",
 ]
 
 _MAX_BREAKDOWNS = 2
@@ -74,11 +76,15 @@ def _ideal_figure(name: str, metric: str, items: Sequence[Mapping[str, Any]], sp
            + f". Farthest from the ideal: {far.label} ({numbers.show(far.value)}).")
     if spec.description:
         alt += f" {spec.description}"
-    key = f"{slug(name)}-ideal-{slug(metric)}"
+    key = ideal_key(name=name, metric=metric)
     svg = forest_plot(uid=f"fig-{key}", title=title, desc=alt, rows=rows,
                       references=[Reference(value=ideal, label="ideal", kind="ideal")], numbers=numbers,
                       axis_label=humanize(metric))
     return Figure(title=title, alt=alt, svg=svg, key=key)
+
+
+def ideal_key(*, name: str, metric: str) -> str:
+    return f"{slug(name)}-ideal-{slug(metric)}"
 
 
 def ideal_figures(*, name: str, metrics: Sequence[Mapping[str, Any]], specs: Sequence[MetricSpec]) -> list[Figure]:
@@ -169,6 +175,31 @@ def _breakdown(name: str, metric: str, key: str, items: Sequence[Mapping[str, An
     return Figure(title=title, alt=alt, svg=svg, key=fig_key)
 
 
+def headline_figures(*, name: str, metrics: Sequence[Mapping[str, Any]],
+                     specs: Sequence[MetricSpec]) -> list[Figure]:
+    """The analyzer's overall metrics that read on one scale (its percentages, else its most common unit)
+    side by side, in declared order: for analyzers whose results have no richer shape to draw."""
+    overall = [m for m in metrics if not m.get("group") and finite(m.get("value"))]
+    scales: dict[tuple[bool, str], list[Mapping[str, Any]]] = {}
+    for m in overall:
+        spec = find_spec(specs=specs, name=str(m.get("name")))
+        numbers = _numbers(spec, m)
+        scales.setdefault((numbers.percent, numbers.unit or ""), []).append(m)
+    if not scales:
+        return []
+    (percent, unit), items = max(scales.items(), key=lambda kv: (kv[0][0], len(kv[1])))
+    order = _order(items, specs)
+    items = sorted(items, key=lambda m: order.index(str(m.get("name"))))[:MAX_ROWS]
+    numbers = Numbers(percent=percent, unit=unit or None)
+    rows = [_estimate(m, humanize(str(m.get("name")))) for m in items]
+    title = f"{humanize(name).capitalize()}: {'rates' if percent else 'overall metrics'}, with 95% intervals"
+    alt = f"{title}. " + "; ".join(f"{r.label} {numbers.show(r.value)}{numbers.interval(r)}" for r in rows) + "."
+    key = f"{slug(name)}-headline"
+    svg = forest_plot(uid=f"fig-{key}", title=title, desc=alt, rows=rows, references=[], numbers=numbers,
+                      axis_label="rate" if percent else "value")
+    return [Figure(title=title, alt=alt, svg=svg, key=key)]
+
+
 def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
     if not isinstance(value, Mapping):
         return None
@@ -203,13 +234,15 @@ def _histogram(name: str, key: str, label: str, edges: list[float], counts: list
     return Figure(title=title, alt=alt, svg=svg, key=fig_key)
 
 
-def histogram_figures(*, name: str, summary: Mapping[str, Any], scan: OutputScan) -> list[Figure]:
-    """The summary's score histogram, or per-output scores of this analyzer binned (never one mark per
-    output: the chart's size does not grow with the run)."""
+def histogram_figures(*, name: str, summary: Mapping[str, Any], scan: OutputScan | None) -> list[Figure]:
+    """The summary's score histogram, or (with a ``scan``) per-output scores of this analyzer binned
+    (never one mark per output: the chart's size does not grow with the run)."""
     threshold = float(summary["threshold"]) if finite(summary.get("threshold")) else None
     hist = _summary_histogram(summary.get("histogram"))
     if hist is not None:
         return [_histogram(name, "score", f"{humanize(name)} score", hist[0], hist[1], threshold)]
+    if scan is None:
+        return []
     figures = []
     keys = sorted(k for k in scan.values if k.split(".", 1)[0] == name)
     for key in keys[:_MAX_SCORE_HISTOGRAMS]:
