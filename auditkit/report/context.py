@@ -17,6 +17,7 @@ from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs, report_placement
 from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
 from auditkit.report.figure import Figure
 from auditkit.report.figures import section_figures
@@ -246,6 +247,30 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
     return tables
 
 
+def _energy_figures(scan: OutputScan) -> list[Figure]:
+    """Joules per output (from outputs.jsonl's ``energy_j``) and per probe: the figures module draws
+    charts from results.json and scores, not from this per-output field, so the energy section keeps
+    these two until it does."""
+    from auditkit.report.distribution import bin_values, histogram_plot
+    from auditkit.report.svg import Numbers
+
+    out = []
+    if len(scan.energy_values) >= 2:
+        edges, counts = bin_values(list(scan.energy_values))
+        title = f"Energy per prompt (J), {len(scan.energy_values):,} outputs with a figure"
+        desc = f"{len(scan.energy_values):,} outputs from {fmt(edges[0])} to {fmt(edges[-1])} J"
+        out.append(Figure(title=title, alt=desc, key="energy-per-prompt", svg=histogram_plot(
+            uid="energy-per-prompt", title=title, desc=desc, edges=edges, counts=counts, threshold=None,
+            x_label="joules per output", numbers=Numbers(unit="J"))))
+    probes = sorted(((k, t[0] / t[1]) for k, t in scan.energy_by_template.items() if t[1]), key=lambda p: -p[1])
+    if probes:
+        title = "Mean energy per prompt by probe (J)"
+        desc = "; ".join(f"{k}: {fmt(v)} J" for k, v in probes[:15])
+        out.append(Figure(title=title, alt=desc, key="energy-by-probe", svg=charts.bar_chart(
+            bars=[charts.Bar(label=k, value=v) for k, v in probes[:15]], title=title, unit="J per output")))
+    return out
+
+
 def _energy_tables(scan: OutputScan, summary: Mapping[str, Any]) -> list[Table]:
     """Energy per probe and how each figure was obtained (the charts are the figures module's)."""
     tables = []
@@ -328,6 +353,8 @@ def _evidence(
         if row.id in shown:
             continue
         siblings = scan.siblings.get(row.pair or "") if row.pair and _paired(f) else None
+        if siblings and row.id not in {r.id for r in siblings}:
+            siblings = [row, *siblings[1:]]  # the scan keeps a few siblings per pair: the cited one leads
         if siblings and len(siblings) > 1:
             if row.pair in seen:
                 continue
@@ -454,7 +481,8 @@ def analyzer_views(
         views.append(AnalyzerView(
             name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
-            figures=tuple(section_figures(name=name, results=results, scan=scan)),
+            figures=tuple(section_figures(name=name, results=results, scan=scan)
+                          + (_energy_figures(scan) if name == "energy" else [])),
             narrative=_narrative(name=name, scan=scan, findings=mine, metrics=len(own)),
             findings=mine,
             tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),
