@@ -138,8 +138,8 @@ def test_charts_present_with_accessible_titles(report: tuple[Path, str]) -> None
     assert "Distribution of toxicity.toxicity over 15 outputs" in html
     assert "Energy per prompt (J)" in html and "Mean energy per prompt by probe (J)" in html
     assert "&lt;script&gt;alert(&#39;grp&#39;)&lt;/script&gt;" in html  # group label escaped (tables, SVG)
-    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
-        assert "<script" not in svg and "<title" in svg or 'class="ibar"' in svg
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.DOTALL):
+        assert ("<script" not in svg and "<title" in svg) or 'class="ibar"' in svg
 
 
 def test_risk_table_lists_all_twelve_nist_risks(report: tuple[Path, str]) -> None:

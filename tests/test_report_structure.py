@@ -82,7 +82,7 @@ def test_csp_allows_only_the_hashed_script_and_style(small: str) -> None:
     assert csp is not None
     policy = html.unescape(csp.group(1))
     assert policy.startswith("default-src 'none';") and "unsafe" not in policy and "http" not in policy
-    scripts = re.findall(r"<script>(.*?)</script>", small, flags=re.S)
+    scripts = re.findall(r"<script>(.*?)</script>", small, flags=re.DOTALL)
     assert len(scripts) == 1
     digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}';" in policy and policy.count("script-src") == 1
@@ -140,7 +140,8 @@ def test_full_bias_audit_screenshots_and_pdf(full_bias: Path) -> None:
         " const b = t.tHead.rows[0].cells[t.tHead.rows[0].cells.length > 4 ? 2 : 1].querySelector('button');"
         " b.click(); b.click(); return [...t.tBodies[0].rows].slice(0, 3).map(r => r.cells[2].dataset.sort); })()",
         "(() => { const i = document.querySelector('#metrics-bias label.filter input'); i.value = 'woman';"
-        " i.dispatchEvent(new Event('input')); const rows = [...i.closest('.metric-table').querySelectorAll('tbody tr')];"
+        " i.dispatchEvent(new Event('input'));"
+        " const rows = [...i.closest('.metric-table').querySelectorAll('tbody tr')];"
         " return [rows.filter(r => !r.hidden).length, rows.length]; })()",
     ]
     log = load_page(chromium=_chromium(), page=full_bias, screenshot=OUT / "report-top.png", pdf=pdf,

@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-
-from auditkit.analyzers.metadata import RunMetricSpecs, report_placement
+from auditkit.analyzers.metadata import report_placement
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan

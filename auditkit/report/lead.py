@@ -81,7 +81,7 @@ def interval_bar(*, interval: PlainInterval | None) -> IntervalBar | None:
     if not (_finite(value) and _finite(low) and _finite(high)):
         return None
     assert value is not None and low is not None and high is not None  # for mypy: checked just above
-    marks = [abs(v) for v in (value, low, high, threshold) if _finite(v)]
+    marks = [abs(v) for v in (value, low, high, threshold) if v is not None and _finite(v)]
     if interval.percent and 0 <= low <= high <= 1 and min(value, low) >= 0:
         top = next(t for t in (0.2, 0.5, 1.0) if max(marks) <= t)
         lo, hi = 0.0, top

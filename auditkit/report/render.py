@@ -26,7 +26,6 @@ from auditkit.report.context import (
     evidence_ids,
     finding_views,
     fmt,
-    ordered_analyzers,
 )
 from auditkit.report.evidence import TEXT_LIMIT, scan_outputs, score_labels
 from auditkit.report.figures import comparison_figures
