@@ -85,12 +85,13 @@ class _Session:
 
 def load_page(*, chromium: Path, page: Path, screenshot: Path | None = None, pdf: Path | None = None,
               width: int = 1280, height: int = 1600, sections: Mapping[str, Path] | None = None,
-              actions: Sequence[str] = ()) -> PageLog:
+              actions: Sequence[str] = (), print_screenshot: Path | None = None) -> PageLog:
     """Open ``page`` (a local file) in headless Chromium and return what happened.
 
     ``sections`` maps CSS selectors to PNG paths: each gets a ``width`` × ``height`` screenshot starting at
     the element's top. ``actions`` are JavaScript expressions evaluated after the load and the probes
-    (e.g. clicking a sort button); their results are in ``PageLog.actions``.
+    (e.g. clicking a sort button); their results are in ``PageLog.actions``. ``print_screenshot`` is a
+    screenshot of the page's top under the print stylesheet (``@media print``), as "Save as PDF" lays it out.
     """
     # Chromium's helper processes may still be writing to the profile as it exits: never fail on cleanup.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
@@ -110,7 +111,7 @@ def load_page(*, chromium: Path, page: Path, screenshot: Path | None = None, pdf
             session = _Session(target["webSocketDebuggerUrl"])
             try:
                 return _drive(session, page=page, screenshot=screenshot, pdf=pdf, width=width, height=height,
-                              sections=sections or {}, actions=actions)
+                              sections=sections or {}, actions=actions, print_screenshot=print_screenshot)
             finally:
                 session.close()
         finally:
@@ -153,7 +154,8 @@ def _devtools_port(proc: subprocess.Popen) -> int:
 
 
 def _drive(session: _Session, *, page: Path, screenshot: Path | None, pdf: Path | None, width: int,
-           height: int, sections: Mapping[str, Path], actions: Sequence[str]) -> PageLog:
+           height: int, sections: Mapping[str, Path], actions: Sequence[str],
+           print_screenshot: Path | None = None) -> PageLog:
     for domain in ("Page", "Network", "Runtime", "Log", "Debugger"):
         session.call(f"{domain}.enable")
     session.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
@@ -205,6 +207,17 @@ def _drive(session: _Session, *, page: Path, screenshot: Path | None, pdf: Path 
                             clip={"x": 0, "y": top, "width": width, "height": height, "scale": 1})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
+    if print_screenshot is not None:
+        session.call("Emulation.setEmulatedMedia", media="print")
+        # A4 at 96 dpi less the page margins: about 700 px of text width
+        session.call("Emulation.setDeviceMetricsOverride", width=720, height=1000, deviceScaleFactor=1, mobile=False)
+        shot = session.call("Page.captureScreenshot", format="png",
+                            clip={"x": 0, "y": 0, "width": 720, "height": 1000, "scale": 1})
+        print_screenshot.parent.mkdir(parents=True, exist_ok=True)
+        print_screenshot.write_bytes(base64.b64decode(shot["data"]))
+        session.call("Emulation.setEmulatedMedia", media="")
+        session.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                     mobile=False)
     log.actions = [evaluate(expression) for expression in actions]
     if pdf is not None:
         printed = session.call("Page.printToPDF", printBackground=True, preferCSSPageSize=True)

@@ -145,12 +145,13 @@ def test_full_bias_audit_screenshots_and_pdf(full_bias: Path) -> None:
         " return [rows.filter(r => !r.hidden).length, rows.length]; })()",
     ]
     log = load_page(chromium=_chromium(), page=full_bias, screenshot=OUT / "report-top.png", pdf=pdf,
-                    sections=sections, actions=actions)
+                    sections=sections, actions=actions, print_screenshot=OUT / "report-print.png")
     assert log.requests == [full_bias.resolve().as_uri()]
     assert log.console == [] and log.exceptions == [] and log.dialogs == []
     assert [e for e in log.log_entries if e.get("level") in ("error", "warning")] == []  # no CSP violation
     assert len(log.scripts) == 1 and log.script_elements == 1  # the report's own, hash-allowed script
-    assert all(p.stat().st_size > 20_000 for p in [OUT / "report-top.png", *sections.values()])
+    assert all(p.stat().st_size > 20_000 for p in [OUT / "report-top.png", OUT / "report-print.png",
+                                                   *sections.values()])
     text = log.probes["body_text"]
     after_nav = text[text.index("No release policy applied"):]  # the verdict comes first after the contents
     headings = ["What we found", "How sure we are", "What this audit could not detect", "What was not tested",
