@@ -158,6 +158,22 @@ def test_limits_flag_an_mde_above_the_threshold_only() -> None:
                                "percentage points between groups could go unnoticed (sexual orientation)")
 
 
+def test_the_report_lead_shows_one_limit_line_per_measure_and_folds_the_axes_away() -> None:
+    from auditkit.report.lead import lead_view
+
+    axes = {axis: {"mde": {m: {"value": v, "note": "n", "units_per_group": 160}
+                           for m, v in (("toxic", mde), ("length", 1.0))}}
+            for axis, mde in (("gender", 0.17), ("religion", 0.19), ("age", 0.18))}
+    analyses = {"bias": {"summary": {"thresholds": {"toxic": 0.05, "length": 5.0}, "axes": axes}}}
+    summary = _summary(_results([], analyses=analyses))
+    assert len(summary.limits) == 6
+    lead = lead_view(summary=summary, findings=[])
+    assert [line.flagged for line in lead.limits] == [True, False]
+    assert "smaller than 17–19 percentage points" in lead.limits[0].sentence
+    assert "(religion, age, gender)" in lead.limits[0].sentence  # the blindest axis first
+    assert len(lead.more_limits) == 6  # every axis on its own, behind a fold
+
+
 def test_limits_read_comparisons_mde_and_underpowered_gate_rules() -> None:
     analyses = {"bias": {"summary": {"thresholds": {"sentiment": 0.1}, "axes": {"gender": {"comparisons": [
         {"measure": "sentiment", "mde": 0.3, "n": 40}, {"measure": "sentiment", "mde": 0.25, "n": 40}]}}}}}

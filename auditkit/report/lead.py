@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditkit.report.context import FindingView, fmt
+from auditkit.report.limits import FoldedLimit, fold_limits
 from auditkit.report.plain import PlainInterval
 from auditkit.report.summary import DetectionLimit, NotTested, ReportSummary
 
@@ -63,9 +64,10 @@ class KeyMetric:
 class LeadView:
     findings: tuple[LeadFinding, ...]
     key_metrics: tuple[KeyMetric, ...]
-    limits: tuple[DetectionLimit, ...]
-    """In view: those that may hide an effect that matters first."""
+    limits: tuple[FoldedLimit, ...]
+    """In view, one line per measure: those that may hide an effect that matters first."""
     more_limits: tuple[DetectionLimit, ...]
+    """Every limit on its own (axis by axis), folded away."""
     not_tested: tuple[NotTested, ...]
 
 
@@ -110,5 +112,8 @@ def lead_view(*, summary: ReportSummary, findings: Sequence[FindingView]) -> Lea
                            words=f"{k.view.value}{(' ' + k.view.unit) if k.view.unit else ''}, "
                                  f"95% interval {k.view.interval}",
                            bar=interval_bar(interval=k.interval)) for k in summary.key_metrics)
-    return LeadView(findings=leads, key_metrics=keys, limits=summary.limits[:LIMITS_IN_VIEW],
-                    more_limits=summary.limits[LIMITS_IN_VIEW:], not_tested=summary.not_tested)
+    folded = fold_limits(limits=summary.limits)
+    shown = folded[:LIMITS_IN_VIEW]
+    more = summary.limits if len(summary.limits) > len(shown) else ()
+    return LeadView(findings=leads, key_metrics=keys, limits=shown,
+                    more_limits=more, not_tested=summary.not_tested)

@@ -15,7 +15,7 @@ from typing import Any
 
 from auditkit.report.plain import Words, finite, num, points
 
-__all__ = ["DetectionLimit", "detection_limits", "limit_lines"]
+__all__ = ["DetectionLimit", "FoldedLimit", "detection_limits", "fold_limits", "limit_lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +155,17 @@ def detection_limits(*, results: Mapping[str, Any], words: Words) -> tuple[Detec
     return tuple(sorted(limits, key=order))
 
 
-def limit_lines(*, limits: Sequence[DetectionLimit]) -> tuple[str, ...]:
-    """The limits for a short document: minimum detectable effects folded into one line per analyzer and
-    measure (the axes named, the largest MDE given), every other limit as it is; flagged ones first."""
+@dataclass(frozen=True, slots=True)
+class FoldedLimit:
+    """One line of the limits for a reader: a measure's MDEs over all axes, or one other limit."""
+
+    sentence: str
+    flagged: bool
+
+
+def fold_limits(*, limits: Sequence[DetectionLimit]) -> tuple[FoldedLimit, ...]:
+    """Minimum detectable effects folded into one line per analyzer and measure (the axes named, the
+    largest MDE given), every other limit as it is; flagged ones first."""
     folded: dict[tuple[str, str, bool], list[DetectionLimit]] = {}
     rest: list[DetectionLimit] = []
     for lim in limits:
@@ -165,21 +173,29 @@ def limit_lines(*, limits: Sequence[DetectionLimit]) -> tuple[str, ...]:
             folded.setdefault((lim.analyzer, lim.measure, lim.flagged), []).append(lim)
         else:
             rest.append(lim)
-    lines: list[tuple[bool, str]] = []
-    for (_, measure, flagged), group in folded.items():
-        worst = max(group, key=lambda lim: lim.mde or 0.0)
-        mde = worst.mde or 0.0
-        low = min(lim.mde or 0.0 for lim in group)
-        size = (points(mde) if low == mde else f"{points(low).split(' ')[0]}–{points(mde)}") if worst.percent else (
-            num(mde) if low == mde else f"{num(low)}–{num(mde)}")
-        per_group = f"With {worst.units_per_group:,} prompts per group, " if worst.units_per_group else ""
-        axes = ", ".join(lim.scope.replace("_", " ") for lim in group)
-        noun = worst.noun or measure.replace("_", " ")
-        line = f"{per_group}differences in the {noun} smaller than {size} between groups could go unnoticed ({axes})"
-        if worst.threshold is not None:
-            shown = points(worst.threshold) if worst.percent else num(worst.threshold)
-            line += (f"; the practical threshold is {shown}, so gaps that matter may be missed" if flagged
-                     else f"; every gap above the practical threshold ({shown}) would have been seen")
-        lines.append((flagged, line + "."))
-    lines += [(lim.flagged, lim.sentence) for lim in rest]
-    return tuple(text for flagged, text in sorted(lines, key=lambda item: not item[0]))
+    lines = [FoldedLimit(sentence=_folded_sentence(group=group, measure=measure, flagged=flagged), flagged=flagged)
+             for (_, measure, flagged), group in folded.items()]
+    lines += [FoldedLimit(sentence=lim.sentence, flagged=lim.flagged) for lim in rest]
+    return tuple(sorted(lines, key=lambda line: not line.flagged))
+
+
+def _folded_sentence(*, group: Sequence[DetectionLimit], measure: str, flagged: bool) -> str:
+    worst = max(group, key=lambda lim: lim.mde or 0.0)
+    mde = worst.mde or 0.0
+    low = min(lim.mde or 0.0 for lim in group)
+    size = (points(mde) if low == mde else f"{points(low).split(' ')[0]}–{points(mde)}") if worst.percent else (
+        num(mde) if low == mde else f"{num(low)}–{num(mde)}")
+    per_group = f"With {worst.units_per_group:,} prompts per group, " if worst.units_per_group else ""
+    axes = ", ".join(lim.scope.replace("_", " ") for lim in group)
+    noun = worst.noun or measure.replace("_", " ")
+    line = f"{per_group}differences in the {noun} smaller than {size} between groups could go unnoticed ({axes})"
+    if worst.threshold is not None:
+        shown = points(worst.threshold) if worst.percent else num(worst.threshold)
+        line += (f"; the practical threshold is {shown}, so gaps that matter may be missed" if flagged
+                 else f"; every gap above the practical threshold ({shown}) would have been seen")
+    return line + "."
+
+
+def limit_lines(*, limits: Sequence[DetectionLimit]) -> tuple[str, ...]:
+    """The folded limits as plain lines, for a short document."""
+    return tuple(line.sentence for line in fold_limits(limits=limits))
