@@ -26,6 +26,7 @@ from auditkit.adapters.base import (
 from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.options import AnalyzerOptions
+from auditkit.analyzers.output_fields import OutputField
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, GenerationConfig, Metric, Prompt, Score
 from auditkit.sources.base import LoadedSource, file_hash, prompt_sources
@@ -70,8 +71,9 @@ class ShoutAdapter:
         self.batches = 0
 
     def generate(self, *, prompts: Sequence[Prompt], config: GenerationConfig) -> list[Generation]:
-        return [Generation(prompt_id=p.id, output=f"{self.identity.model} {p.text.upper()}{self._suffix}")
-                for p in prompts]
+        outputs = [f"{self.identity.model} {p.text.upper()}{self._suffix}" for p in prompts]
+        return [Generation(prompt_id=p.id, output=o, output_tokens=len(o.split()), finish_reason="stop")
+                for p, o in zip(prompts, outputs, strict=True)]
 
     def close(self) -> None:
         pass
@@ -102,6 +104,9 @@ class ShoutingAnalyzer:
         MetricSpec(name="shouting_fraction", direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of outputs written mostly in capital letters."),
     )
+    # outputs.jsonl's per-output word count (the adapter reports it): charted in this analyzer's section
+    output_fields = (OutputField(name="output_tokens", label="Words shouted", unit="words",
+                                 method_field="finish_reason"),)
     batch_size = 64
     cache_scores = True
 
@@ -163,7 +168,17 @@ def test_an_audit_runs_with_a_new_adapter_analyzer_and_prompt_source(tmp_path: P
     outputs = [json.loads(line) for line in (out / "outputs.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {o["output"] for o in outputs} >= {"OI YOU ARE LATE AGAIN!", "OI PLEASE SIT DOWN!"}
     # the report gives the plugin its own section, under its declared title
-    assert "Shouting" in (out / "report.html").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Shouting" in html
+    # ... and charts the per-output field it declares, as energy's joules are: distribution, mean by probe
+    section = html.split('id="analyzer-shouting"', 1)[1].split("</section>", 1)[0]
+    assert "Words shouted (words), 6 outputs with a figure" in section
+    assert "Mean words shouted by probe (words)" in section
+    words = [len(o["output"].split()) for o in outputs]
+    assert sum(words) / len(words) == pytest.approx(14 / 3)  # "OI YOU ARE LATE AGAIN!" ... twice each
+    assert '<th scope="row">lines/line</th><td>4.667</td><td>6</td><td>6</td>' in section  # mean by probe
+    assert "Words shouted: how each figure was obtained" in section
+    assert '<th scope="row">stop</th><td>6</td>' in section  # the finish_reason of all 6
 
 
 def test_plugin_options_are_validated_by_their_own_models(tmp_path: Path, registered: None) -> None:

@@ -59,6 +59,9 @@ class itself is registered:
   nothing come after the built-ins, by name).
 - ``plain_measures``: a :class:`~auditkit.analyzers.plain_words.PlainMeasure` per measure its findings
   name, so the report's summary can phrase them in plain words (optional).
+- ``output_fields``: an :class:`~auditkit.analyzers.output_fields.OutputField` per numeric field of
+  outputs.jsonl rows (energy's ``energy_j``) whose distribution and mean by probe its report section
+  charts, with how each figure was obtained (optional).
 
 Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
 scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
@@ -73,6 +76,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.output_fields import OutputField
 from auditkit.analyzers.plain_words import PlainMeasure
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry
@@ -182,6 +186,8 @@ class AnalyzerInfo:
     """Its options receive ``adapter``, ``model`` and ``energy_source`` from the engine."""
     plain_measures: tuple[PlainMeasure, ...] = ()
     """Words for its measures in the report summary's sentences (``plain_measures`` on the class)."""
+    output_fields: tuple[OutputField, ...] = ()
+    """Per-output numbers of outputs.jsonl its report section charts (``output_fields`` on the class)."""
 
 
 def _declaring_class(factory: Any) -> Any:
@@ -209,6 +215,7 @@ def analyzer_info(*, name: str) -> AnalyzerInfo:
         description=doc.splitlines()[0] if doc else "",
         wants_model_facts=getattr(source, "wants_model_facts", False) is True,
         plain_measures=tuple(p for p in getattr(source, "plain_measures", ()) or () if isinstance(p, PlainMeasure)),
+        output_fields=tuple(f for f in getattr(source, "output_fields", ()) or () if isinstance(f, OutputField)),
     )
 
 

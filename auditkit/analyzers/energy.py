@@ -32,6 +32,7 @@ from pydantic import field_validator, model_validator
 from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.options import AnalyzerOptions
+from auditkit.analyzers.output_fields import OutputField
 from auditkit.energy import methods as m
 from auditkit.errors import ConfigError
 from auditkit.records import Generation, Metric, Prompt, Score
@@ -108,6 +109,9 @@ class EnergyAnalyzer:
                    description="Location-based emissions per generated output."),
         MetricSpec(name="gco2e_per_1k_tokens", direction="lower_is_better", unit="gCO2e/1k tokens",
                    description="Location-based emissions per 1,000 output tokens."),
+    )
+    output_fields = (
+        OutputField(name="energy_j", label="Energy per prompt", unit="J", method_field="energy_method"),
     )
     scope = "run"  # the cost of every generation in the audit, not only the energy workload's
     wants_model_facts = True  # remote outputs are modelled from what ran and where its energy comes from

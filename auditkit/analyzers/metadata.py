@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from auditkit.analyzers.base import DEFAULT_REPORT_ORDER, analyzer_info, analyzers
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec, specs_from_json
+from auditkit.analyzers.output_fields import OutputField
 from auditkit.errors import AuditkitError
 
-__all__ = ["RunMetricSpecs", "report_placement", "run_metric_specs"]
+__all__ = ["RunMetricSpecs", "declared_output_fields", "report_placement", "run_metric_specs"]
 
 
 def run_metric_specs(*, results: Mapping[str, Any], analyzer: str) -> tuple[MetricSpec, ...]:
@@ -72,3 +73,14 @@ def report_placement(*, name: str) -> tuple[int, str]:
     except (AuditkitError, ImportError):  # a broken plugin still gets its section, placed last
         pass
     return DEFAULT_REPORT_ORDER, name.capitalize()
+
+
+def declared_output_fields(*, name: str) -> tuple[OutputField, ...]:
+    """The per-output fields the analyzer ``name`` declares for its report section; none when it is
+    unknown, broken or declares nothing (the section is drawn without them)."""
+    try:
+        if name in analyzers:
+            return analyzer_info(name=name).output_fields
+    except (AuditkitError, ImportError):
+        pass
+    return ()

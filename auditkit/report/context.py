@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditkit.analyzers.metadata import report_placement
+from auditkit.analyzers.metadata import declared_output_fields, report_placement
 from auditkit.analyzers.metric_spec import MetricSpec
-from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
+from auditkit.report.field_figures import probe_means
 from auditkit.report.figure import Figure
 from auditkit.report.figures import section_figures
 from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
@@ -246,44 +246,25 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
     return tables
 
 
-def _energy_figures(scan: OutputScan) -> list[Figure]:
-    """Joules per output (from outputs.jsonl's ``energy_j``) and per probe: the figures module draws
-    charts from results.json and scores, not from this per-output field, so the energy section keeps
-    these two until it does."""
-    from auditkit.report.distribution import bin_values, histogram_plot
-    from auditkit.report.svg import Numbers
-
-    out = []
-    if len(scan.energy_values) >= 2:
-        edges, counts = bin_values(list(scan.energy_values))
-        title = f"Energy per prompt (J), {len(scan.energy_values):,} outputs with a figure"
-        desc = f"{len(scan.energy_values):,} outputs from {fmt(edges[0])} to {fmt(edges[-1])} J"
-        out.append(Figure(title=title, alt=desc, key="energy-per-prompt", svg=histogram_plot(
-            uid="energy-per-prompt", title=title, desc=desc, edges=edges, counts=counts, threshold=None,
-            x_label="joules per output", numbers=Numbers(unit="J"))))
-    probes = sorted(((k, t[0] / t[1]) for k, t in scan.energy_by_template.items() if t[1]), key=lambda p: -p[1])
-    if probes:
-        title = "Mean energy per prompt by probe (J)"
-        desc = "; ".join(f"{k}: {fmt(v)} J" for k, v in probes[:15])
-        out.append(Figure(title=title, alt=desc, key="energy-by-probe", svg=charts.bar_chart(
-            bars=[charts.Bar(label=k, value=v) for k, v in probes[:15]], title=title, unit="J per output")))
-    return out
-
-
-def _energy_tables(scan: OutputScan, summary: Mapping[str, Any]) -> list[Table]:
-    """Energy per probe and how each figure was obtained (the charts are the figures module's)."""
+def _field_tables(name: str, scan: OutputScan) -> list[Table]:
+    """For each per-output field the analyzer declares: its mean by probe, and how each figure was
+    obtained (the charts are :mod:`auditkit.report.field_figures`')."""
     tables = []
-    probes = [(k, t[0] / t[1] if t[1] else None, t) for k, t in scan.energy_by_template.items()]
-    probes.sort(key=lambda p: -(p[1] if p[1] is not None else -1))
-    if probes and any(p[1] is not None for p in probes):
-        tables.append(Table(caption="Energy by probe", columns=("Probe", "Mean J per output", "Outputs with a figure",
-                                                                 "Outputs"),
-                            rows=tuple((k, fmt(v), fmt(t[1]), fmt(t[2])) for k, v, t in probes[:TABLE_ROWS]),
-                            total=len(probes)))
-    methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
-    if methods:
-        tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
-                            rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
+    for declared in declared_output_fields(name=name):
+        tally = scan.fields.get(declared.name)
+        if tally is None:
+            continue
+        probes = probe_means(tally)
+        unit = f" {declared.unit}" if declared.unit else ""
+        if any(p[1] is not None for p in probes):
+            tables.append(Table(
+                caption=f"{declared.label} by probe",
+                columns=("Probe", f"Mean{unit} per output", "Outputs with a figure", "Outputs"),
+                rows=tuple((k, fmt(v), fmt(t[1]), fmt(t[2])) for k, v, t in probes[:TABLE_ROWS]), total=len(probes)))
+        if tally.methods:
+            tables.append(Table(
+                caption=f"{declared.label}: how each figure was obtained", columns=("Method", "Outputs"),
+                rows=tuple((k, fmt(v)) for k, v in sorted(tally.methods.items())), total=len(tally.methods)))
     return tables
 
 
@@ -466,8 +447,7 @@ def analyzer_views(
         own = [m for m in metrics if m.get("analyzer") == name]
         tables: list[Table] = []
         notes: list[str] = []
-        if name == "energy":
-            tables += _energy_tables(scan, summary)
+        tables += _field_tables(name, scan)
         if name == "memorization":
             tables += _extraction_table(findings, scan)
         tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods",
@@ -480,8 +460,7 @@ def analyzer_views(
         views.append(AnalyzerView(
             name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
-            figures=tuple(section_figures(name=name, results=results, scan=scan)
-                          + (_energy_figures(scan) if name == "energy" else [])),
+            figures=tuple(section_figures(name=name, results=results, scan=scan)),
             narrative=_narrative(name=name, scan=scan, findings=mine, metrics=len(own)),
             findings=mine,
             tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),

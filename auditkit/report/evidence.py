@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditkit.analyzers.output_fields import OutputField
 from auditkit.jsonl import read_jsonl
 
 __all__ = [
     "EvidenceRow",
+    "FieldTally",
     "OutputScan",
     "scan_outputs",
     "score_labels",
@@ -60,12 +62,22 @@ class EvidenceRow:
     reference: str | None
     scores: Mapping[str, Any]
     labels: Mapping[str, Any]
-    energy_j: float | None
-    energy_method: str | None
     output_tokens: int | None
     truncated: bool
     sensitive: bool
     """Possibly offensive (a toxicity-like score ≥ 0.5 or an offensive label): hidden behind a click."""
+
+
+@dataclass(slots=True)
+class FieldTally:
+    """What the scan kept of one declared per-output field (:class:`OutputField`)."""
+
+    values: array[float] = field(default_factory=lambda: array("d"))
+    """Every finite value."""
+    methods: Counter[str] = field(default_factory=Counter)
+    """Outputs by how their figure was obtained (the field's ``method_field``; "not-measured": none)."""
+    by_probe: dict[str, list[float]] = field(default_factory=dict)
+    """Per ``suite/template``: [sum of values, outputs with a figure, outputs]."""
 
 
 @dataclass(slots=True)
@@ -84,11 +96,8 @@ class OutputScan:
     sample: list[EvidenceRow] = field(default_factory=list)
     values: dict[str, array[float]] = field(default_factory=dict)
     """Per score key, every finite value (8 bytes each: 100k outputs × 10 scores ≈ 8 MB)."""
-    energy_values: array[float] = field(default_factory=lambda: array("d"))
-    """Joules of every output that has a figure."""
-    energy_methods: Counter[str] = field(default_factory=Counter)
-    energy_by_template: dict[str, list[float]] = field(default_factory=dict)
-    """Per ``suite/template``: [sum of joules, outputs with a figure, outputs]."""
+    fields: dict[str, FieldTally] = field(default_factory=dict)
+    """Per declared output field's name (energy's ``energy_j``), its values, methods and means by probe."""
 
 
 def _cut(text: Any) -> tuple[str | None, bool]:
@@ -124,14 +133,11 @@ def _row(data: Mapping[str, Any]) -> EvidenceRow:
     prompt, cut_p = _cut(_prompt_text(data))
     output, cut_o = _cut(data.get("output"))
     reference, cut_r = _cut(data.get("reference"))
-    energy = data.get("energy_j")
     return EvidenceRow(
         id=str(data.get("id", "")), suite=str(data.get("suite", "")), template=str(data.get("template", "")),
         attributes=dict(data.get("attributes") or {}), pair=data.get("pair"), prompt=prompt or "",
         output=output, error=data.get("error"), reference=reference, scores=dict(data.get("scores") or {}),
-        labels=dict(data.get("labels") or {}),
-        energy_j=float(energy) if isinstance(energy, (int, float)) else None,
-        energy_method=data.get("energy_method"), output_tokens=data.get("output_tokens"),
+        labels=dict(data.get("labels") or {}), output_tokens=data.get("output_tokens"),
         truncated=cut_p or cut_o or cut_r, sensitive=_sensitive(data),
     )
 
@@ -165,11 +171,30 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     return read_jsonl(path=path, hint=" Re-run the audit to rewrite the file, or point to its output folder.")
 
 
-def scan_outputs(*, path: Path, wanted: Iterable[str], pair_ids: Iterable[str] = ()) -> OutputScan:
+def _tally(scan: OutputScan, fields: Iterable[OutputField], data: Mapping[str, Any], probe: str) -> None:
+    for declared in fields:
+        tally = scan.fields.setdefault(declared.name, FieldTally())
+        value = data.get(declared.name)
+        counts = tally.by_probe.setdefault(probe, [0.0, 0, 0])
+        counts[2] += 1
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            counts[0] += float(value)
+            counts[1] += 1
+            tally.values.append(float(value))
+            if declared.method_field:
+                tally.methods[str(data.get(declared.method_field) or "unknown")] += 1
+        elif declared.method_field and not data.get("error"):
+            tally.methods["not-measured"] += 1
+
+
+def scan_outputs(
+    *, path: Path, wanted: Iterable[str], pair_ids: Iterable[str] = (), fields: Iterable[OutputField] = ()
+) -> OutputScan:
     """Read ``path`` once (twice when cited rows have counterfactual siblings) and keep the report's rows.
 
     ``wanted`` are the prompt ids findings cite (already capped by the caller); siblings are collected
     for the ``pair`` keys of wanted rows whose id is also in ``pair_ids`` (the bias findings' evidence).
+    ``fields`` are the per-output numbers analyzers declare (:class:`OutputField`), tallied in full.
     A missing file gives an empty scan: the report says so instead of failing.
     """
     scan = OutputScan()
@@ -179,6 +204,7 @@ def scan_outputs(*, path: Path, wanted: Iterable[str], pair_ids: Iterable[str] =
     pair_wanted = set(pair_ids)
     heaps: dict[str, list[tuple[float, int, EvidenceRow]]] = {}
     per_probe: Counter[str] = Counter()
+    declared = {f.name: f for f in fields}.values()  # one tally per field, whoever declares it
     for number, data in _lines(path):
         scan.rows += 1
         row_id = str(data.get("id", ""))
@@ -205,16 +231,7 @@ def scan_outputs(*, path: Path, wanted: Iterable[str], pair_ids: Iterable[str] =
                 else:
                     heapq.heapreplace(heap, item)
         probe = f"{data.get('suite', '')}/{data.get('template', '')}"
-        energy = data.get("energy_j")
-        tally = scan.energy_by_template.setdefault(probe, [0.0, 0, 0])
-        tally[2] += 1
-        if isinstance(energy, (int, float)) and math.isfinite(energy):
-            tally[0] += float(energy)
-            scan.energy_values.append(float(energy))
-            tally[1] += 1
-            scan.energy_methods[str(data.get("energy_method") or "unknown")] += 1
-        elif not data.get("error"):
-            scan.energy_methods["not-measured"] += 1
+        _tally(scan, declared, data, probe)
         if per_probe[probe] < SAMPLE_PER_PROBE and len(scan.sample) < SAMPLE_TOTAL:
             per_probe[probe] += 1
             scan.sample.append(row or _row(data))

@@ -8,7 +8,9 @@ analyzer gets depends on what its results hold, never on its name:
 - metrics whose spec has a target (``direction == "target"``) → the score against its ideal value;
 - the first important metric broken down by one attribute → a forest plot per attribute (≤ 2);
 - a summary ``histogram`` → the score distribution, with the summary's threshold;
-- none of these → the overall metrics side by side, and the per-output scores binned.
+- none of these → the overall metrics side by side, and the per-output scores binned;
+- per-output fields the analyzer declares (``output_fields``: energy's joules) → their distribution and
+  mean by probe, after the rest.
 
 Every figure is an accessible inline SVG (see :mod:`auditkit.report.svg`) whose size does not grow with
 the number of outputs.
@@ -19,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditkit.analyzers.metadata import run_metric_specs
+from auditkit.analyzers.metadata import declared_output_fields, run_metric_specs
 from auditkit.report.axis_figures import axis_figures
 from auditkit.report.baseline import Comparison
 from auditkit.report.evidence import OutputScan
+from auditkit.report.field_figures import field_figures
 from auditkit.report.figure import Figure
 from auditkit.report.gate_figures import gate_figures
 from auditkit.report.metric_figures import (
@@ -57,6 +60,7 @@ def section_figures(*, name: str, results: Mapping[str, Any], scan: OutputScan) 
     if not figures:  # nothing richer to draw: the overall metrics side by side, then the per-output scores
         figures = headline_figures(name=name, metrics=metrics, specs=specs)
         figures += histogram_figures(name=name, summary=summary, scan=scan)
+    figures += field_figures(name=name, fields=declared_output_fields(name=name), scan=scan)
     return _unique(figures)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditkit.analyzers.metadata import declared_output_fields
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
 from auditkit.report.context import (
@@ -146,7 +147,8 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
     findings = [f for f in results.get("findings") or [] if isinstance(f, Mapping)]
     wanted, paired = evidence_ids(findings)
     outputs_path = run_dir / "outputs.jsonl"
-    scan = scan_outputs(path=outputs_path, wanted=wanted, pair_ids=paired)
+    fields = [f for name in sorted(map(str, results.get("analyses") or {})) for f in declared_output_fields(name=name)]
+    scan = scan_outputs(path=outputs_path, wanted=wanted, pair_ids=paired, fields=fields)
     risk_map = load_risk_map()
     fviews = finding_views(findings=findings, scan=scan, risk_map=risk_map)
     sections = analyzer_views(results=results, scan=scan, risk_map=risk_map, findings=fviews)
