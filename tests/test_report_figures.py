@@ -16,6 +16,7 @@ import pytest
 from auditkit.report.baseline import compare_runs
 from auditkit.report.evidence import OutputScan
 from auditkit.report.figures import Figure, comparison_figures, section_figures
+from auditkit.report.svg import slug
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _GOLDEN = Path(__file__).parent / "data" / "golden" / "standard-results.json.gz"
@@ -195,6 +196,25 @@ def test_per_output_scores_are_binned_so_the_chart_does_not_grow_with_the_run() 
     root = _parse(figure)
     assert len(_marks(root, "bin")) == 20 and len(str(figure.svg)) < 12_000
     assert "100,000 outputs" in figure.title
+
+
+def test_per_axis_charts_lead_a_section_that_also_has_overviews() -> None:
+    results = _fairness_results({"a": {"toxic": 0.1}, "b": {"toxic": 0.3}}, gaps={"toxic": {"a": -0.2, "b": 0.2}})
+    results["metrics"] = [_metric("fair", "max_gap", 0.2, {"axis": "gender"}),
+                          _metric("fair", "max_gap", 0.05, {"axis": "age"})]
+    results["analyses"]["fair"]["summary"]["histogram"] = {"edges": [0.0, 0.5, 1.0], "counts": [80, 20]}
+    keys = [f.key for f in section_figures(name="fair", results=results, scan=OutputScan())]
+    assert keys[:2] == ["fair-forest-gender-toxic", "fair-gaps-gender-toxic"]
+    assert set(keys[2:]) == {"fair-distribution-score", "fair-by-axis-max-gap"}
+
+
+def test_flags_get_no_histogram_but_a_continuous_score_does() -> None:
+    scan = OutputScan()
+    scan.values["scorer.a_flag"] = array("d", (float(i % 3 == 0) for i in range(300)))
+    scan.values["scorer.b_flag"] = array("d", (0.0 for _ in range(300)))
+    scan.values["scorer.c_score"] = array("d", (i / 300 for i in range(300)))
+    figures = section_figures(name="scorer", results={"metrics": [], "analyses": {"scorer": {}}}, scan=scan)
+    assert [f.key for f in figures] == [f"scorer-distribution-{slug('scorer.c_score')}"]
 
 
 def _metric(analyzer: str, name: str, value: float, group: dict[str, str] | None = None,

@@ -4,11 +4,13 @@
 :func:`comparison_figures` the gated metrics against their limits and the baseline run. Which chart an
 analyzer gets depends on what its results hold, never on its name:
 
-- a summary with ``axes`` of per-group measures → per-axis forest plots and gap plots (threshold, MDE);
+- a summary with ``axes`` of per-group measures → per-axis forest plots and gap plots (threshold, MDE),
+  first: they say the most;
 - metrics whose spec has a target (``direction == "target"``) → the score against its ideal value;
 - the first important metric broken down by one attribute → a forest plot per attribute (≤ 2);
 - a summary ``histogram`` → the score distribution, with the summary's threshold;
-- none of these → the overall metrics side by side, and the per-output scores binned;
+- none of these → the overall metrics side by side, and the per-output scores binned (not 0/1 flags:
+  their rate says all a histogram would);
 - per-output fields the analyzer declares (``output_fields``: energy's joules) → their distribution and
   mean by probe, after the rest.
 
@@ -44,19 +46,22 @@ __all__ = [
 
 
 def section_figures(*, name: str, results: Mapping[str, Any], scan: OutputScan) -> list[Figure]:
-    """The charts that open analyzer ``name``'s section: benchmark scores against their ideal, score
-    distributions, the headline metric's breakdowns, then per-axis group rates and gaps."""
+    """The charts that open analyzer ``name``'s section: per-axis group rates and gaps, benchmark scores
+    against their ideal, score distributions, the headline metric's breakdowns, then declared per-output
+    fields."""
     entry = (results.get("analyses") or {}).get(name) or {}
     summary = entry.get("summary") if isinstance(entry, Mapping) else None
     summary = summary if isinstance(summary, Mapping) else {}
     metrics = [m for m in results.get("metrics") or [] if isinstance(m, Mapping) and m.get("analyzer") == name]
     specs = run_metric_specs(results=results, analyzer=name)
-    figures = ideal_figures(name=name, metrics=metrics, specs=specs)
+    # Group rates and gaps per axis say the most where there are axes: they lead, the overviews follow.
+    figures = axis_figures(name=name, summary=summary, specs=specs)
+    ideal = ideal_figures(name=name, metrics=metrics, specs=specs)
     charted = {str(m.get("name")) for m in metrics if any(f.key == ideal_key(name=name, metric=str(m.get("name")))
-                                                         for f in figures)}
+                                                         for f in ideal)}
+    figures += ideal
     figures += histogram_figures(name=name, summary=summary, scan=None)
     figures += breakdown_figures(name=name, metrics=metrics, specs=specs, skip=charted)
-    figures += axis_figures(name=name, summary=summary, specs=specs)
     if not figures:  # nothing richer to draw: the overall metrics side by side, then the per-output scores
         figures = headline_figures(name=name, metrics=metrics, specs=specs)
         figures += histogram_figures(name=name, summary=summary, scan=scan)

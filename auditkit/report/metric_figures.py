@@ -236,7 +236,8 @@ def _histogram(name: str, key: str, label: str, edges: list[float], counts: list
 
 def histogram_figures(*, name: str, summary: Mapping[str, Any], scan: OutputScan | None) -> list[Figure]:
     """The summary's score histogram, or (with a ``scan``) per-output scores of this analyzer binned
-    (never one mark per output: the chart's size does not grow with the run)."""
+    (never one mark per output: the chart's size does not grow with the run). Scores that are all 0 or 1
+    (flags) get none."""
     threshold = float(summary["threshold"]) if finite(summary.get("threshold")) else None
     hist = _summary_histogram(summary.get("histogram"))
     if hist is not None:
@@ -245,9 +246,11 @@ def histogram_figures(*, name: str, summary: Mapping[str, Any], scan: OutputScan
         return []
     figures = []
     keys = sorted(k for k in scan.values if k.split(".", 1)[0] == name)
-    for key in keys[:_MAX_SCORE_HISTOGRAMS]:
+    for key in keys:
+        if len(figures) == _MAX_SCORE_HISTOGRAMS:
+            break
         values = scan.values[key]
-        if len(values) < 2:
+        if len(values) < 2 or all(v in (0.0, 1.0) for v in values):  # a flag: two bars say no more than its rate
             continue
         edges, counts = bin_values(list(values))
         figures.append(_histogram(name, key, key, edges, counts, threshold))
