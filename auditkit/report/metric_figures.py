@@ -244,7 +244,7 @@ def histogram_figures(*, name: str, summary: Mapping[str, Any], scan: OutputScan
         return [_histogram(name, "score", f"{humanize(name)} score", hist[0], hist[1], threshold)]
     if scan is None:
         return []
-    figures = []
+    figures: list[Figure] = []
     keys = sorted(k for k in scan.values if k.split(".", 1)[0] == name)
     for key in keys:
         if len(figures) == _MAX_SCORE_HISTOGRAMS:
