@@ -120,8 +120,12 @@ def test_gap_plot_marks_threshold_and_mde_where_they_are_and_tells_which_gaps_cl
     assert shapes["c vs rest"] == "circle" and shapes["a vs rest"] == "circle"
     hollow = [p for p in points if p.get("fill") == "#ffffff"]
     assert {p.get("data-label") for p in hollow} == {"c vs rest", "a vs rest"}  # intervals include 0
-    assert "Reaching the threshold: b vs rest +15%" in gap.alt
-    assert "Gaps smaller than 8% could not be detected" in gap.alt
+    # gaps between rates are percentage points, never "%": in words, on the ticks and on the axis
+    assert "Reaching the threshold: b vs rest +15 points (95% CI 11 to 19 points)" in gap.alt
+    assert "Gaps smaller than 8 points could not be detected" in gap.alt and "%" not in gap.alt.replace("95%", "")
+    ticks = ["".join(t.itertext()) for t in _marks(root, "tick")]
+    assert ticks and all(t.endswith(" pp") for t in ticks if t.strip()) and not any("%" in t for t in ticks)
+    assert any("".join(t.itertext()) == "gap in toxic rate (percentage points)" for t in _marks(root, "axis"))
     assert "The audit was too small to detect a gap as large as the threshold." in gap.alt
 
 

@@ -10,7 +10,7 @@ against its threshold — keeps a 7-axis × 7-measure audit to 14 charts; the ta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec
@@ -183,10 +183,11 @@ def _gap_figure(name: str, lead: _Lead, entry: Mapping[str, Any], summary: Mappi
     threshold, mde = _threshold(summary, lead.measure), _mde(entry, lead.measure)
     title = (f"{humanize(lead.axis).capitalize()}: gaps in {label}, against the threshold and what the audit "
              f"could detect{more}")
-    alt = f"{title}. {_gap_words(shown, threshold, mde, numbers)}"
+    # Gaps between rates are percentage points: "pp" on the chart, "points" in words (as the summary says).
+    alt = f"{title}. {_gap_words(shown, threshold, mde, replace(numbers, points='points'))}"
     key = f"{slug(name)}-gaps-{slug(lead.axis)}-{slug(lead.measure)}"
     svg = gap_plot(uid=f"fig-{key}", title=title, desc=alt, rows=shown, threshold=threshold, mde=mde,
-                   numbers=numbers, axis_label=f"gap in {label}")
+                   numbers=replace(numbers, points="pp"), axis_label=f"gap in {label}")
     return Figure(title=title, alt=alt, svg=svg, key=key)
 
 

@@ -92,6 +92,9 @@ class Numbers:
 
     percent: bool = False
     unit: str | None = None
+    points: str = ""
+    """For differences of percentages: the word for a percentage point ("pp" on axes, "points" in words),
+    never "%" (a gap from 10% to 15% is 5 points, not 5%)."""
 
     def show(self, value: float | None, *, signed: bool = False, unit: bool = True) -> str:
         if not finite(value):
@@ -111,17 +114,21 @@ class Numbers:
             body = f"{v:.2f}".rstrip("0").rstrip(".")
         else:
             body = f"{v:.3f}".rstrip("0").rstrip(".")
-        suffix = "%" if self.percent else (f" {self.unit}" if unit and self.unit and self.unit != "fraction" else "")
+        if self.percent:
+            suffix = (f" {self.points}" if unit else "") if self.points else "%"
+        else:
+            suffix = f" {self.unit}" if unit and self.unit and self.unit != "fraction" else ""
         return f"{sign}{body}{suffix}"
 
     def interval(self, estimate: Estimate) -> str:
         if not estimate.has_interval:
             return ""
-        return f" (95% CI {self.show(estimate.low, unit=False)} to {self.show(estimate.high, unit=False)})"
+        high = self.show(estimate.high, unit=bool(self.percent and self.points))  # "12 to 26 points"
+        return f" (95% CI {self.show(estimate.low, unit=False)} to {high})"
 
     def axis_label(self, label: str) -> str:
         if self.percent:
-            return f"{label} (%)"
+            return f"{label} ({'percentage points' if self.points else '%'})"
         return f"{label} ({self.unit})" if self.unit and self.unit != "fraction" else label
 
 
