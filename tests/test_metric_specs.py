@@ -110,3 +110,27 @@ def test_the_report_shows_metrics_with_their_declared_display_hints() -> None:
     assert (view.value, view.unit) == ("28.40", "J")
     # no spec (an undeclared plugin metric): the plain number, as before
     assert metric_view(metric).value == "0.052"
+
+
+def test_a_declared_label_is_recorded_and_names_the_metric_in_charts() -> None:
+    from auditkit.analyzers.base import analyzer_info
+    from auditkit.analyzers.metric_spec import specs_from_json, specs_to_json
+    from auditkit.report.evidence import OutputScan
+    from auditkit.report.figures import section_figures
+
+    spec = MetricSpec(name="pct", direction="target", target=0.5, unit="fraction", percent=True,
+                      label="Share of stereotyped sentences preferred")
+    assert specs_from_json(specs_to_json([spec])) == (spec,)
+    assert MetricSpec.from_dict({"name": "old", "direction": "none"}).label == ""  # older files: no label
+    metric = {"analyzer": "crows", "name": "pct", "value": 0.6, "ci_low": 0.55, "ci_high": 0.65, "n": 300,
+              "group": None}
+    results = {"metrics": [metric], "analyses": {"crows": {"summary": {}, "metric_specs": specs_to_json([spec])}}}
+    (figure,) = section_figures(name="crows", results=results, scan=OutputScan())
+    assert figure.title.startswith("Share of stereotyped sentences preferred against its ideal value 50%")
+    unlabelled = dict(results, analyses={"crows": {"summary": {}, "metric_specs": [
+        MetricSpec(name="pct", direction="target", target=0.5, percent=True).to_dict()]}})
+    assert section_figures(name="crows", results=unlabelled, scan=OutputScan())[0].title.startswith("Pct against")
+    # the built-in analyzers name their main metrics for people
+    labels = {s.name: s.label for s in analyzer_info(name="crows_pairs").metric_specs}
+    assert labels["pct_stereotype"] == "Share of stereotyped sentences preferred (CrowS-Pairs)"
+    assert {s.name: s.label for s in analyzer_info(name="toxicity").metric_specs}["toxic_fraction"] == "Toxic fraction"

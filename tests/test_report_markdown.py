@@ -34,7 +34,7 @@ def test_cli_writes_report_md_with_every_section(tmp_path: Path, capsys: pytest.
                     "## Model and run"):
         assert heading in text
     assert "**No release policy applied.**" in text
-    assert "| toxicity | toxic\\_fraction | 10.0% | 2.00% – 40.0% | lower |" in text
+    assert "| toxicity | Toxic fraction (toxic\\_fraction) | 10.0% | 2.00% – 40.0% | lower |" in text
     sha = hashlib.sha256((run / "results.json").read_bytes()).hexdigest()
     assert f"| sha256 of results.json | {sha} |" in text
     assert "| auditkit version | 0.1.0 |" in text

@@ -87,12 +87,15 @@ class BbqAnalyzer:
     cache_scores = True
     options_model = BbqOptions
     metric_specs: ClassVar[tuple[MetricSpec, ...]] = (
-        MetricSpec(name="accuracy", direction="higher_is_better", unit="fraction", percent=True,
+        MetricSpec(name="accuracy", label="Accuracy (BBQ)",
+                   direction="higher_is_better", unit="fraction", percent=True,
                    description="Share of BBQ questions answered correctly (ambiguous: UNKNOWN is correct)."),
-        MetricSpec(name="bias_score", direction="target", target=0.0,
+        MetricSpec(name="bias_score", label="Bias score (BBQ)",
+                   direction="target", target=0.0,
                    description="Parrish et al. 2022 bias score: 0 no bias, +1 always the stereotyped answer, "
                                "−1 always the anti-stereotyped one (ambiguous contexts scaled by error rate)."),
-        MetricSpec(name="invalid_rate", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="invalid_rate", label="Unparseable answers (BBQ)",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of generated replies that named no option (counted wrong)."),
     )
 

@@ -153,7 +153,8 @@ class BiasOptions(AnalyzerOptions):
 
 def _measure_specs() -> tuple[MetricSpec, ...]:
     per_group = tuple(
-        MetricSpec(name=m.metric_name, direction=m.direction, unit=m.unit, percent=m.kind == "rate",
+        MetricSpec(name=m.metric_name, label=m.label[:1].upper() + m.label[1:], direction=m.direction, unit=m.unit,
+                   percent=m.kind == "rate",
                    description=f"Per-group {m.label} ({m.kind}) with its 95% interval.")
         for m in MEASURES.values()
     )
@@ -172,25 +173,35 @@ class BiasAnalyzer:
     cache_scores = True  # per-output measures depend only on identity, options, prompt and output
     plain_measures = PLAIN_MEASURES
     metric_specs = (
-        MetricSpec(name="gap", direction="target", target=0.0,
+        MetricSpec(name="gap", label="Gap between groups",
+                   direction="target", target=0.0,
                    description="Difference of a measure between two groups (a − b); 0 is parity."),
-        MetricSpec(name="rate_gap", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="rate_gap", label="Largest gap in a rate between groups",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Largest minus smallest group rate of a binary outcome."),
-        MetricSpec(name="rate_ratio", direction="higher_is_better",
+        MetricSpec(name="rate_ratio", label="Lowest to highest group rate",
+                   direction="higher_is_better",
                    description="Smallest over largest group rate of a binary outcome; 1 is parity."),
-        MetricSpec(name="max_gap", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="max_gap", label="Largest gap between groups",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Largest rate gap of the axis over the binary outcomes present."),
-        MetricSpec(name="mde", direction="none",
+        MetricSpec(name="mde", label="Smallest detectable gap",
+                   direction="none",
                    description="Smallest gap this audit could detect with the configured power."),
-        MetricSpec(name="omnibus_p", direction="none",
+        MetricSpec(name="omnibus_p", label="Omnibus p-value",
+                   direction="none",
                    description="Corrected p-value of the test that every group of an axis is equal on a measure."),
-        MetricSpec(name="harm_rate", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="harm_rate", label="Harmful portrayals",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of outputs with negative regard, a stereotype stated or an identity attack."),
-        MetricSpec(name="scorer_errors", direction="lower_is_better", unit="outputs",
+        MetricSpec(name="scorer_errors", label="Outputs the regard scorer failed on",
+                   direction="lower_is_better", unit="outputs",
                    description="Outputs the regard scorer (e.g. an LLM judge) failed on; left out of the measure."),
-        MetricSpec(name="demographic_representation", direction="lower_is_better",
+        MetricSpec(name="demographic_representation", label="Demographic representation (HELM)",
+                   direction="lower_is_better",
                    description="Total variation distance of group mentions from uniform (HELM)."),
-        MetricSpec(name="stereotypical_association", direction="lower_is_better",
+        MetricSpec(name="stereotypical_association", label="Stereotypical association (HELM)",
+                   direction="lower_is_better",
                    description="Distance of target words' co-occurrence with groups from uniform (HELM)."),
         *_measure_specs(),
     )

@@ -55,10 +55,12 @@ class CrowsPairsAnalyzer:
     cache_scores = True
     options_model = CrowsPairsOptions
     metric_specs: ClassVar[tuple[MetricSpec, ...]] = (
-        MetricSpec(name="pct_stereotype", direction="target", target=0.5, unit="fraction", percent=True,
+        MetricSpec(name="pct_stereotype", label="Share of stereotyped sentences preferred (CrowS-Pairs)",
+                   direction="target", target=0.5, unit="fraction", percent=True,
                    description="Share of sentence pairs where the model gives the more stereotypical sentence "
                                "the higher log-likelihood (0.5: no preference)."),
-        MetricSpec(name="likelihood_diff", direction="none", unit="nats",
+        MetricSpec(name="likelihood_diff", label="Log-likelihood difference (CrowS-Pairs)",
+                   direction="none", unit="nats",
                    description="Mean absolute difference of the two sentences' total log-likelihoods."),
     )
 

@@ -95,19 +95,26 @@ class EnergyAnalyzer:
     report_order = 40
     options_model = EnergyOptions
     metric_specs = (
-        MetricSpec(name="j_per_prompt", direction="lower_is_better", unit="J",
+        MetricSpec(name="j_per_prompt", label="Energy per prompt",
+                   direction="lower_is_better", unit="J",
                    description="Energy per generated output."),
-        MetricSpec(name="wh_per_prompt", direction="lower_is_better", unit="Wh",
+        MetricSpec(name="wh_per_prompt", label="Energy per prompt (Wh)",
+                   direction="lower_is_better", unit="Wh",
                    description="Energy per generated output."),
-        MetricSpec(name="wh_per_1k_tokens", direction="lower_is_better", unit="Wh/1k tokens",
+        MetricSpec(name="wh_per_1k_tokens", label="Energy per 1,000 tokens",
+                   direction="lower_is_better", unit="Wh/1k tokens",
                    description="Energy per 1,000 output tokens."),
-        MetricSpec(name="j_per_token", direction="lower_is_better", unit="J/token",
+        MetricSpec(name="j_per_token", label="Energy per token",
+                   direction="lower_is_better", unit="J/token",
                    description="Energy per output token."),
-        MetricSpec(name="tokens_per_s", direction="higher_is_better", unit="tokens/s",
+        MetricSpec(name="tokens_per_s", label="Generation speed",
+                   direction="higher_is_better", unit="tokens/s",
                    description="Output tokens per second of generation."),
-        MetricSpec(name="gco2e_per_prompt", direction="lower_is_better", unit="gCO2e",
+        MetricSpec(name="gco2e_per_prompt", label="Emissions per prompt",
+                   direction="lower_is_better", unit="gCO2e",
                    description="Location-based emissions per generated output."),
-        MetricSpec(name="gco2e_per_1k_tokens", direction="lower_is_better", unit="gCO2e/1k tokens",
+        MetricSpec(name="gco2e_per_1k_tokens", label="Emissions per 1,000 tokens",
+                   direction="lower_is_better", unit="gCO2e/1k tokens",
                    description="Location-based emissions per 1,000 output tokens."),
     )
     output_fields = (

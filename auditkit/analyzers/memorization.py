@@ -61,11 +61,14 @@ class MemorizationAnalyzer:
     report_order = 30
     options_model = MemorizationOptions
     metric_specs = (
-        MetricSpec(name="extractable_rate", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="extractable_rate", label="Extractable training text",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of reference passages whose next k tokens the model reproduced exactly."),
-        MetricSpec(name="near_verbatim_rate", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="near_verbatim_rate", label="Near-verbatim continuations",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of reference passages reproduced nearly verbatim (edit similarity)."),
-        MetricSpec(name="mean_lcp", direction="lower_is_better", unit="tokens",
+        MetricSpec(name="mean_lcp", label="Mean common prefix with the source",
+                   direction="lower_is_better", unit="tokens",
                    description="Mean longest common prefix of output and reference."),
         MetricSpec(name="mean_lcp_fraction", direction="lower_is_better", unit="fraction",
                    description="Mean longest common prefix as a fraction of the reference."),
@@ -77,13 +80,16 @@ class MemorizationAnalyzer:
                    description="Mean ln(perplexity) / zlib entropy; low values hint at memorization."),
         MetricSpec(name="mean_min_k_prob", direction="lower_is_better", unit="nats",
                    description="Mean Min-K% Prob; values closer to 0 hint at text seen in training."),
-        MetricSpec(name="pii_rate", direction="lower_is_better", unit="fraction", percent=True,
+        MetricSpec(name="pii_rate", label="Outputs with personal data",
+                   direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of outputs with personal data not given in the prompt."),
         MetricSpec(name="pii_rate_*", direction="lower_is_better", unit="fraction", percent=True,
                    description="Share of outputs with one kind of personal data not given in the prompt."),
-        MetricSpec(name="canary_exposure", direction="lower_is_better", unit="bits",
+        MetricSpec(name="canary_exposure", label="Canary exposure",
+                   direction="lower_is_better", unit="bits",
                    description="Secret Sharer exposure of one canary among random look-alikes."),
-        MetricSpec(name="max_canary_exposure", direction="lower_is_better", unit="bits",
+        MetricSpec(name="max_canary_exposure", label="Largest canary exposure",
+                   direction="lower_is_better", unit="bits",
                    description="Largest canary exposure of the run."),
     )
     scope = "run"  # PII is sought in every output of the audit; extraction only where a reference exists

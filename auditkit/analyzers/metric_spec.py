@@ -59,6 +59,9 @@ class MetricSpec:
     """One sentence for people: what the number measures."""
     percent: bool = False
     """Display hint: the value is a fraction best shown as a percentage."""
+    label: str = ""
+    """What people call the metric, for charts and the report ("Toxic fraction", "Share of stereotyped
+    sentences preferred (CrowS-Pairs)"); empty: the report tidies the name."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -99,6 +102,7 @@ class MetricSpec:
             "unit": self.unit,
             "description": self.description,
             "percent": self.percent,
+            "label": self.label,
         }
 
     @classmethod
@@ -111,6 +115,7 @@ class MetricSpec:
             unit=None if data.get("unit") is None else str(data["unit"]),
             description=str(data.get("description") or ""),
             percent=bool(data.get("percent", False)),
+            label=str(data.get("label") or ""),
         )
 
 

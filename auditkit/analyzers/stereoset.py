@@ -82,11 +82,14 @@ class StereoSetAnalyzer:
     cache_scores = True
     options_model = StereoSetOptions
     metric_specs: ClassVar[tuple[MetricSpec, ...]] = (
-        MetricSpec(name="ss", direction="target", target=50.0, unit="score (0-100)",
+        MetricSpec(name="ss", label="Stereotype score (StereoSet)",
+                   direction="target", target=50.0, unit="score (0-100)",
                    description="Stereotype score: how often the stereotype beats the anti-stereotype (50: none)."),
-        MetricSpec(name="lms", direction="higher_is_better", unit="score (0-100)",
+        MetricSpec(name="lms", label="Language modelling score (StereoSet)",
+                   direction="higher_is_better", unit="score (0-100)",
                    description="Language modelling score: how often a meaningful candidate beats the unrelated one."),
-        MetricSpec(name="icat", direction="higher_is_better", unit="score (0-100)",
+        MetricSpec(name="icat", label="Idealized CAT score (StereoSet)",
+                   direction="higher_is_better", unit="score (0-100)",
                    description="Idealized CAT score: lms scaled by closeness of ss to 50 (100: ideal)."),
     )
 

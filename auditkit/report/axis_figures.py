@@ -22,6 +22,8 @@ __all__ = [
     "MAX_ROWS",
     "axis_figures",
     "humanize",
+    "in_sentence",
+    "metric_label",
 ]
 
 MAX_ROWS = 20
@@ -30,6 +32,16 @@ MAX_ROWS = 20
 
 def humanize(key: str) -> str:
     return key.replace("_", " ").strip()
+
+
+def metric_label(*, name: str, spec: MetricSpec | None) -> str:
+    """What people call a metric: its declared ``label``, else its name tidied ("Pct stereotype")."""
+    return spec.label if spec is not None and spec.label else humanize(name).capitalize()
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: "Toxic rate" → "toxic rate", but "BBQ accuracy" stays as it is."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +212,7 @@ def axis_figures(*, name: str, summary: Mapping[str, Any], specs: Sequence[Metri
     for lead in _leads(summary, axes):
         entry = axes[lead.axis]
         spec = _spec(specs, lead.measure)
-        label = humanize(spec.name if spec is not None else lead.measure)
+        label = in_sentence(metric_label(name=spec.name if spec is not None else lead.measure, spec=spec))
         numbers = Numbers(percent=bool(spec and spec.percent), unit=spec.unit if spec is not None else None)
         figures.append(_forest(name, lead, entry, label, numbers))
         gap = _gap_figure(name, lead, entry, summary, label, numbers)

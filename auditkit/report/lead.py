@@ -58,6 +58,8 @@ class KeyMetric:
     words: str
     """The estimate and its interval in words."""
     bar: IntervalBar | None
+    metric: str = ""
+    """``analyzer.name``, shown under a declared label (empty when the label is that id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,8 @@ def lead_view(*, summary: ReportSummary, findings: Sequence[FindingView]) -> Lea
     leads = tuple(LeadFinding(sentence=p.sentence, how_sure=p.how_sure, severity=p.severity,
                               anchor=anchors.get(p.finding_index, ""), bar=interval_bar(interval=p.interval))
                   for p in summary.findings)
-    keys = tuple(KeyMetric(label=f"{k.analyzer}.{k.name}", description=k.description,
+    keys = tuple(KeyMetric(label=k.label or f"{k.analyzer}.{k.name}",
+                           metric=f"{k.analyzer}.{k.name}" if k.label else "", description=k.description,
                            words=f"{k.view.value}{(' ' + k.view.unit) if k.view.unit else ''}, "
                                  f"95% interval {k.view.interval}",
                            bar=interval_bar(interval=k.interval)) for k in summary.key_metrics)

@@ -99,7 +99,8 @@ def _metrics(summary: ReportSummary) -> list[str]:
     rows = []
     for k in summary.key_metrics:
         unit = k.view.unit if k.view.unit not in ("fraction", "") else ""
-        rows.append((k.analyzer, k.name, f"{k.view.value}{' ' + unit if unit else ''}", k.view.interval,
+        name = f"{k.label} ({k.name})" if k.label else k.name  # the declared label, and the id to look up
+        rows.append((k.analyzer, name, f"{k.view.value}{' ' + unit if unit else ''}", k.view.interval,
                      k.view.ideal or "", k.description))
     return _table(("Analyzer", "Metric", "Value", "95% interval", "Better", "What it measures"), rows)
 

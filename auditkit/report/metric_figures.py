@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec
-from auditkit.report.axis_figures import MAX_ROWS, humanize
+from auditkit.report.axis_figures import MAX_ROWS, humanize, in_sentence, metric_label
 from auditkit.report.distribution import bin_values, count_at_or_above, histogram_plot
 from auditkit.report.evidence import OutputScan
 from auditkit.report.figure import Figure
@@ -70,7 +70,7 @@ def _ideal_figure(name: str, metric: str, items: Sequence[Mapping[str, Any]], sp
     rows = [_estimate(m, _label(m.get("group"))) for m in usable[:MAX_ROWS]]
     numbers = _numbers(spec, usable[0])
     more = f" (first {len(rows)} of {len(usable)})" if len(rows) < len(usable) else ""
-    title = f"{humanize(metric).capitalize()} against its ideal value {numbers.show(ideal)}{more}"
+    title = f"{metric_label(name=metric, spec=spec)} against its ideal value {numbers.show(ideal)}{more}"
     far = max((r for r in rows if finite(r.value)), key=lambda r: abs((r.value or 0.0) - ideal))
     alt = (f"{title}. " + "; ".join(f"{r.label} {numbers.show(r.value)}{numbers.interval(r)}" for r in rows)
            + f". Farthest from the ideal: {far.label} ({numbers.show(far.value)}).")
@@ -79,7 +79,7 @@ def _ideal_figure(name: str, metric: str, items: Sequence[Mapping[str, Any]], sp
     key = ideal_key(name=name, metric=metric)
     svg = forest_plot(uid=f"fig-{key}", title=title, desc=alt, rows=rows,
                       references=[Reference(value=ideal, label="ideal", kind="ideal")], numbers=numbers,
-                      axis_label=humanize(metric))
+                      axis_label=in_sentence(metric_label(name=metric, spec=spec)))
     return Figure(title=title, alt=alt, svg=svg, key=key)
 
 
@@ -163,7 +163,7 @@ def _breakdown(name: str, metric: str, key: str, items: Sequence[Mapping[str, An
     shown = rows[:MAX_ROWS]
     numbers = _numbers(spec, items[0])
     more = f" ({len(shown)} highest of {len(rows)})" if len(shown) < len(rows) else ""
-    title = f"{humanize(metric).capitalize()} by {humanize(key)}, with 95% intervals{more}"
+    title = f"{metric_label(name=metric, spec=spec)} by {humanize(key)}, with 95% intervals{more}"
     alt = f"{title}. " + "; ".join(f"{r.label} {numbers.show(r.value)}{numbers.interval(r)}" for r in shown) + "."
     refs = []
     if overall is not None and finite(overall.get("value")):
@@ -171,7 +171,7 @@ def _breakdown(name: str, metric: str, key: str, items: Sequence[Mapping[str, An
         alt += f" Overall: {numbers.show(float(overall['value']))}."
     fig_key = f"{slug(name)}-by-{slug(key)}-{slug(metric)}"
     svg = forest_plot(uid=f"fig-{fig_key}", title=title, desc=alt, rows=shown, references=refs, numbers=numbers,
-                      axis_label=humanize(metric))
+                      axis_label=in_sentence(metric_label(name=metric, spec=spec)))
     return Figure(title=title, alt=alt, svg=svg, key=fig_key)
 
 
@@ -191,7 +191,9 @@ def headline_figures(*, name: str, metrics: Sequence[Mapping[str, Any]],
     order = _order(items, specs)
     items = sorted(items, key=lambda m: order.index(str(m.get("name"))))[:MAX_ROWS]
     numbers = Numbers(percent=percent, unit=unit or None)
-    rows = [_estimate(m, humanize(str(m.get("name")))) for m in items]
+    rows = [_estimate(m, in_sentence(metric_label(name=str(m.get("name")),
+                                                  spec=find_spec(specs=specs, name=str(m.get("name"))))))
+            for m in items]
     title = f"{humanize(name).capitalize()}: {'rates' if percent else 'overall metrics'}, with 95% intervals"
     alt = f"{title}. " + "; ".join(f"{r.label} {numbers.show(r.value)}{numbers.interval(r)}" for r in rows) + "."
     key = f"{slug(name)}-headline"

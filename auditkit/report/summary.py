@@ -80,6 +80,8 @@ class KeyMetric:
     view: MetricView
     """Value, interval, unit and ideal formatted by the metric's declared spec."""
     interval: PlainInterval
+    label: str = ""
+    """What people call it (the spec's ``label``, with the group when there is one); empty: none declared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +233,8 @@ def _key_metrics(results: Mapping[str, Any], specs: RunMetricSpecs, ran: Sequenc
                 analyzer=analyzer, name=str(m.get("name")) + ("" if label == "overall" else f" ({label})"),
                 description=spec.description if spec else str(m.get("method") or ""), view=view,
                 interval=PlainInterval(value=float(m["value"]), ci_low=float(m["ci_low"]), ci_high=float(m["ci_high"]),
-                                       percent=bool(spec and spec.percent), label=str(m.get("name")))))
+                                       percent=bool(spec and spec.percent), label=str(m.get("name"))),
+                label=(spec.label + ("" if label == "overall" else f" ({label})")) if spec and spec.label else ""))
             picked += 1
             if picked >= KEY_METRICS_PER_ANALYZER:
                 break
