@@ -15,7 +15,8 @@ and the adapter remembers the rows x tokens that did not fit so later batches st
 without loading weights; the model loads on the first ``generate``. Decoding: prompts of a call are
 sorted by token length and left-padded; greedy when ``temperature == 0``, else sampling where every
 prompt has its own counter-based random stream seeded from ``(config.seed, prompt.id)``
-(:mod:`auditkit.adapters.hf_sampling`) — so a prompt samples the same text whatever batch it lands in. Token-level decoding lives in :mod:`auditkit.adapters.hf_decoding`.
+(:mod:`auditkit.adapters.hf_sampling`) — so a prompt samples the same text whatever batch it lands in.
+Token-level decoding lives in :mod:`auditkit.adapters.hf_decoding`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from typing import Any
 from pydantic import field_validator
 
 from auditkit.adapters import hf_decoding, hf_loglik
-from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.base import (
     Adapter,
     AdapterAbilities,
@@ -42,6 +42,7 @@ from auditkit.adapters.base import (
     adapters,
     parse_options,
 )
+from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.weights import files_hash, model_files
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt

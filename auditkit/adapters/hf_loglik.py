@@ -11,8 +11,8 @@ Requests are encoded as lm-evaluation-harness encodes them, so benchmark numbers
 
 A batch is one right-padded forward pass (never one pass per request): padded positions come after
 every scored position, so causal attention never sees them. The scored positions of the whole batch
-are gathered, normalised and compared on the device, and cross to Python in one transfer. Requests are sorted by length first, which
-keeps padding low when a call is split into several batches.
+are gathered, normalised and compared on the device, and cross to Python in one transfer. Requests are
+sorted by length first, which keeps padding low when a call is split into several batches.
 """
 
 from __future__ import annotations
