@@ -108,6 +108,16 @@ def test_the_report_shows_metrics_with_their_declared_display_hints() -> None:
     energy = MetricSpec(name="j_per_prompt", direction="lower_is_better", unit="J")
     view = metric_view({**metric, "name": "j_per_prompt", "value": 28.4}, spec=energy)
     assert (view.value, view.unit) == ("28.40", "J")
+    # a gap between two shares reads in percentage points, and the spec survives results.json
+    gap = MetricSpec(name="max_gap", direction="lower_is_better", unit="fraction", percent=True, points=True)
+    view = metric_view({**metric, "name": "max_gap", "unit": "fraction"}, spec=gap)
+    assert (view.value, view.interval, view.unit) == ("5.20 pp", "2.50 pp – 10.0 pp", "")
+    assert MetricSpec.from_dict(gap.to_dict()) == gap
+    with pytest.raises(ValueError, match="points"):
+        MetricSpec(name="x", points=True)
+    from auditkit.analyzers.base import analyzer_info
+
+    assert {s.name for s in analyzer_info(name="bias").metric_specs if s.points} == {"rate_gap", "max_gap"}
     # no spec (an undeclared plugin metric): the plain number, as before
     assert metric_view(metric).value == "0.052"
 

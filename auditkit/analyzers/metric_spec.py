@@ -59,6 +59,9 @@ class MetricSpec:
     """One sentence for people: what the number measures."""
     percent: bool = False
     """Display hint: the value is a fraction best shown as a percentage."""
+    points: bool = False
+    """Display hint, with ``percent``: the value is a difference of two fractions, read in percentage points
+    ("5 pp"), never "%" (a gap from 10% to 15% is 5 points, not 5%)."""
     label: str = ""
     """What people call the metric, for charts and the report ("Toxic fraction", "Share of stereotyped
     sentences preferred (CrowS-Pairs)"); empty: the report tidies the name."""
@@ -72,6 +75,8 @@ class MetricSpec:
             )
         if (self.direction == "target") != (self.target is not None):
             raise ValueError(f"metric spec {self.name!r}: give 'target' exactly when direction is 'target'")
+        if self.points and not self.percent:
+            raise ValueError(f"metric spec {self.name!r}: 'points' reads a percentage as points; set 'percent' too")
         if self.target is not None and not math.isfinite(self.target):
             raise ValueError(f"metric spec {self.name!r}: target must be a finite number")
 
@@ -102,6 +107,7 @@ class MetricSpec:
             "unit": self.unit,
             "description": self.description,
             "percent": self.percent,
+            "points": self.points,
             "label": self.label,
         }
 
@@ -115,6 +121,7 @@ class MetricSpec:
             unit=None if data.get("unit") is None else str(data["unit"]),
             description=str(data.get("description") or ""),
             percent=bool(data.get("percent", False)),
+            points=bool(data.get("points", False)) and bool(data.get("percent", False)),
             label=str(data.get("label") or ""),
         )
 

@@ -142,10 +142,10 @@ class ToxicityAnalyzer:
                    direction="higher_is_better", unit="fraction", percent=True,
                    description="Share of the calibration set's non-toxic texts the scorer passes."),
         MetricSpec(name="toxic_fraction_gap", label="Largest gap in toxic fraction between groups",
-                   direction="lower_is_better", unit="fraction", percent=True,
+                   direction="lower_is_better", unit="fraction", percent=True, points=True,
                    description="Largest minus smallest group toxic fraction on a bias axis."),
         MetricSpec(name="toxic_fraction_gap_corrected", label="Largest gap in corrected toxic fraction between groups",
-                   direction="lower_is_better", unit="fraction", percent=True,
+                   direction="lower_is_better", unit="fraction", percent=True, points=True,
                    description="The same gap between the groups' corrected toxic fractions."),
     )
 

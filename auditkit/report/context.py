@@ -179,16 +179,22 @@ def _percent(value: Any) -> str:
     return f"{fmt(value * 100, digits=3)}%" if isinstance(value, (int, float)) and math.isfinite(value) else fmt(value)
 
 
+def _points(value: Any) -> str:
+    finite = isinstance(value, (int, float)) and math.isfinite(value)
+    return f"{fmt(value * 100, digits=3)} pp" if finite else fmt(value)
+
+
 def metric_view(m: Mapping[str, Any], *, spec: MetricSpec | None = None) -> MetricView:
     """One metric for people; the analyzer's declared ``spec`` says whether it reads as a percentage and
     gives its unit when the metric carries none."""
     low, high = m.get("ci_low"), m.get("ci_high")
-    show = _percent if spec is not None and spec.percent else fmt
+    show = fmt if spec is None or not spec.percent else _points if spec.points else _percent
     interval = f"{show(low)} – {show(high)}" if low is not None and high is not None else "—"
     half = (high - low) / 2 if isinstance(low, (int, float)) and isinstance(high, (int, float)) else None
     details = m.get("details") or {}
     mde = details.get("mde", details.get("minimum_detectable_effect"))
-    unit = m.get("unit") or ("" if spec is None or spec.percent else spec.unit) or ""
+    # A percentage or a number of points already says what a "fraction" unit would.
+    unit = "" if spec is not None and spec.percent else m.get("unit") or (spec.unit if spec is not None else "") or ""
     return MetricView(
         name=str(m.get("name", "")), group=group_label(m.get("group")), value=show(m.get("value")),
         interval=interval, half_width=show(half), n=fmt(int(m.get("n") or 0)), unit=str(unit),

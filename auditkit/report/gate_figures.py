@@ -33,7 +33,7 @@ def _group_label(group: Mapping[str, Any] | None) -> str:
 
 def _numbers(specs: RunMetricSpecs, analyzer: str, name: str) -> Numbers:
     spec = specs.spec({"analyzer": analyzer, "name": name})
-    return Numbers(percent=spec.percent, unit=None if spec.percent else spec.unit) if spec else Numbers()
+    return Numbers.of(spec)
 
 
 def _deciding(rule: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -48,10 +48,8 @@ def _label(group: Mapping[str, Any] | None) -> str:
 
 
 def _numbers(spec: MetricSpec | None, metric: Mapping[str, Any]) -> Numbers:
-    if spec is not None:
-        return Numbers(percent=spec.percent, unit=None if spec.percent else spec.unit)
     unit = metric.get("unit")
-    return Numbers(unit=str(unit) if unit else None)
+    return Numbers.of(spec, unit=str(unit) if unit else None)
 
 
 def _by_name(metrics: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:

@@ -15,9 +15,12 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from auditkit.analyzers.metric_spec import MetricSpec
 
 __all__ = [
     "COLORS",
@@ -95,6 +98,13 @@ class Numbers:
     points: str = ""
     """For differences of percentages: the word for a percentage point ("pp" on axes, "points" in words),
     never "%" (a gap from 10% to 15% is 5 points, not 5%)."""
+
+    @classmethod
+    def of(cls, spec: MetricSpec | None, *, unit: str | None = None) -> Numbers:
+        """How a metric declared by ``spec`` reads (``unit``: the metric's own, when there is no spec)."""
+        if spec is None:
+            return cls(unit=unit)
+        return cls(percent=spec.percent, unit=None if spec.percent else spec.unit, points="pp" if spec.points else "")
 
     def show(self, value: float | None, *, signed: bool = False, unit: bool = True) -> str:
         if not finite(value):
