@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks import REPO, Measure, machine
 from benchmarks.bench_hf import MODEL_SIZE_CHOICES
 
-BENCHMARKS = ("startup", "toxicity", "hf", "loglik", "replay100k", "cache", "garak")
+BENCHMARKS = ("startup", "openai", "toxicity", "hf", "loglik", "replay100k", "cache", "garak")
 """In run order: cheapest first. Module ``benchmarks.bench_<name>``. ``garak`` returns no rows (and says why)
 when no garak interpreter is found (``AUDITKIT_GARAK_PYTHON``, default ``/tmp/garak-venv/bin/python``)."""
 OPTIONAL = {"ray_scaling": ("benchmarks.ray_scaling", "ray")}
