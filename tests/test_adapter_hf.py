@@ -14,6 +14,7 @@ import torch
 
 from auditkit.adapters import hf_decoding
 from auditkit.adapters.hf import HF_OPTIONS, HFAdapter, make_hf_adapter
+from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.weights import file_sha256, model_files
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import GenerationConfig, Message, Prompt
@@ -220,12 +221,18 @@ def test_identity_is_computed_without_loading(tiny_model_dir: Path, monkeypatch:
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", explode)
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", explode)
-    built = make_hf_adapter(target=str(tiny_model_dir), options={"dtype": "float32"})
+    # device pinned: ``auto`` would name whatever accelerator this machine has (see the GPU test below).
+    built = make_hf_adapter(target=str(tiny_model_dir), options={"dtype": "float32", "device": "cpu"})
     assert not built.loaded
     ident = built.identity.to_dict()
     assert ident["adapter"] == "hf" and ident["model"] == str(tiny_model_dir) and ident["revision"] is None
     assert ident["weights_hash"].startswith("sha256:")
-    assert ident["settings"] == {"chat": "auto", "device": "cpu", "dtype": "float32", "gguf_file": None}
+    assert ident["settings"] == {
+        "chat": "auto", "device": "cpu", "dtype": "float32", "gguf_file": None, "sampler": SAMPLER_VERSION,
+    }
+    # ``auto`` resolves to the device this machine has, and the identity names it.
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert make_hf_adapter(target=str(tiny_model_dir), options={}).identity.settings["device"] == expected
 
 
 def test_weights_hash_follows_content_not_path(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -268,7 +275,8 @@ def test_file_hash_memo_is_keyed_by_size_and_mtime(tmp_path: Path) -> None:
     assert model_files(directory=tmp_path) == [blob]
 
 
-def test_out_of_memory_halves_the_batch(adapter: HFAdapter, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_out_of_memory_halves_the_batch(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = make_hf_adapter(target=str(tiny_model_dir), options={"device": "cpu"})
     real = hf_decoding.generate_batch
     sizes: list[int] = []
 
@@ -283,7 +291,12 @@ def test_out_of_memory_halves_the_batch(adapter: HFAdapter, monkeypatch: pytest.
     assert sizes == [4, 2, 1, 1, 2, 1, 1]
     assert all(g.ok for g in out)
     assert out[0].output == " on the mat and the dog sat on the log."
+    # The adapter remembers what did not fit: the next call starts at one row instead of failing again.
+    sizes.clear()
+    assert all(g.ok for g in adapter.generate(prompts=prompts(), config=GREEDY))
+    assert sizes == [1, 1, 1, 1]
 
+    adapter = make_hf_adapter(target=str(tiny_model_dir), options={"device": "cpu"})
     sizes.clear()
 
     def runtime_oom(**kwargs):  # type: ignore[no-untyped-def]
@@ -326,10 +339,10 @@ def test_gpu_device_and_dtype_selection(tiny_model_dir: Path, monkeypatch: pytes
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     gpu = make_hf_adapter(target=str(tiny_model_dir), options={})
     assert gpu.identity.settings["device"] == "cuda" and gpu.identity.settings["dtype"] == "bfloat16"
-    assert gpu.default_batch_size == 32
+    assert gpu.default_batch_size == 256  # auto on CUDA: the engine sends many, the adapter sizes batches by memory
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert make_hf_adapter(target=str(tiny_model_dir), options={"device": "cuda:1"}).identity.settings == {
-        "chat": "auto", "device": "cuda", "dtype": "float16", "gguf_file": None,
+        "chat": "auto", "device": "cuda", "dtype": "float16", "gguf_file": None, "sampler": SAMPLER_VERSION,
     }
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="no CUDA device"):

@@ -34,7 +34,15 @@ from auditkit.adapters.base import (
     adapters,
     parse_options,
 )
-from auditkit.adapters.hf import HFAdapter, HFOptions, LocalModelOptions, resolve_device, resolve_dtype
+from auditkit.adapters.hf import (
+    HFAdapter,
+    HFOptions,
+    LocalModelOptions,
+    auto_batch_size,
+    resolve_device,
+    resolve_dtype,
+)
+from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.weights import cache_root, file_sha256
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
@@ -106,7 +114,8 @@ def make_smollm2_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
         revision=_wheel_version(),
         weights_hash="sha256:" + sha,
         settings={
-            "chat": opts.chat, "device": device.split(":")[0], "dtype": dtype, "source": f"{SMOLLM2_HUB_ID} Q4_1 GGUF"
+            "chat": opts.chat, "device": device.split(":")[0], "dtype": dtype,
+            "source": f"{SMOLLM2_HUB_ID} Q4_1 GGUF", "sampler": SAMPLER_VERSION,
         },
     )
     return SmolLM2Adapter(gguf=gguf, gguf_sha256=sha, options=opts, identity=identity, device=device, dtype=dtype)
@@ -119,7 +128,7 @@ class SmolLM2Adapter:
         self, *, gguf: Path, gguf_sha256: str, options: HFOptions, identity: AdapterIdentity, device: str, dtype: str
     ) -> None:
         self.identity = identity
-        self.default_batch_size = options.batch_size or (8 if device == "cpu" else 32)
+        self.default_batch_size = auto_batch_size(device=device, requested=options.batch_size)
         self.gguf = gguf
         self.converted_dir = cache_root() / "models" / f"smollm2-{gguf_sha256[:16]}"
         self.conversion_seconds: float | None = None

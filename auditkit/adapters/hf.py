@@ -4,11 +4,19 @@ Options (``--model-arg KEY=VALUE``): ``revision``, ``dtype`` (auto|float32|bfloa
 (auto|cpu|cuda|cuda:N|mps), ``gguf_file``, ``chat`` (auto|true|false), ``trust_remote_code``
 (false|true), ``batch_size`` (N|auto), ``max_length`` (prompt + new tokens limit).
 
+``batch_size=auto`` (the default): on CPU the engine sends 8 prompts per call (16 on MPS) and each call is
+one batch — on a CPU a step's cost grows about linearly with the rows, so larger batches gain little and
+lose more to padding and to waiting for the longest output. On CUDA the engine may send up to 256 prompts per call
+and the adapter splits a call into the largest batches its memory estimate says fit (free device memory
+over the KV cache, activations and sampling buffers of one row); an out-of-memory error halves the batch,
+and the adapter remembers the rows x tokens that did not fit so later batches start below it.
+
 ``identity`` is computed from the files on disk (local folder or the local Hugging Face cache snapshot)
 without loading weights; the model loads on the first ``generate``. Decoding: prompts of a call are
 sorted by token length and left-padded; greedy when ``temperature == 0``, else sampling where every
-prompt has its own generator seeded from ``(config.seed, prompt.id)`` — so a prompt samples the same
-text whatever batch it lands in. Token-level decoding lives in :mod:`auditkit.adapters.hf_decoding`.
+prompt has its own counter-based random stream seeded from ``(config.seed, prompt.id)``
+(:mod:`auditkit.adapters.hf_sampling`) — so a prompt samples the same text whatever batch it lands in.
+Token-level decoding lives in :mod:`auditkit.adapters.hf_decoding`.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from auditkit.adapters.base import (
     adapters,
     parse_options,
 )
+from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.weights import files_hash, model_files
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
@@ -43,6 +52,7 @@ __all__ = [
     "HFOptions",
     "HF_OPTIONS",
     "LocalModelOptions",
+    "auto_batch_size",
     "cpu_only_torch",
     "make_hf_adapter",
     "parse_hf_options",
@@ -54,7 +64,13 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _CHAT = ("auto", "true", "false")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-_DEFAULT_BATCH = {"cpu": 8, "mps": 16, "cuda": 32}
+_DEFAULT_BATCH = {"cpu": 8, "mps": 16, "cuda": 256}
+# On CUDA ``auto`` batches are sized by memory; this caps them (and is the engine's prompts per call).
+_MAX_AUTO_ROWS = 256
+# Share of the free device memory an auto-sized batch may plan to use: allocator slack, fragmentation.
+_MEMORY_SHARE = 0.7
+# Log-likelihood batches hold full-width logits (rows x tokens x vocabulary): fixed per device.
+_LOGLIK_BATCH = {"cpu": 8, "mps": 16, "cuda": 32}
 
 
 def _choice(value: Any, *, valid: Sequence[str]) -> str:
@@ -87,7 +103,8 @@ class LocalModelOptions(AdapterOptions):
     """``true``: plain prompts become one user turn of the chat template; ``auto``/``false``: plain
     prompts are sent as raw text. Chat (``messages``) prompts always need the template; ``false`` refuses them."""
     batch_size: int | None = None
-    """``None`` (or ``auto``) means pick by device (8 on CPU, 16 on MPS, 32 on CUDA)."""
+    """``None`` (or ``auto``) means pick by device: 8 on CPU, 16 on MPS; on CUDA as many as fit in memory
+    (at most 256), see the module docstring."""
     max_length: int | None = None
     """Prompt + new tokens limit; ``None`` means the model's ``max_position_embeddings``."""
 
@@ -290,7 +307,13 @@ def make_hf_adapter(*, target: str, options: Mapping[str, str]) -> Adapter:
 
 
 def _settings(*, opts: HFOptions, device: str, dtype: str) -> dict[str, Any]:
-    return {"chat": opts.chat, "device": device.split(":")[0], "dtype": dtype, "gguf_file": opts.gguf_file}
+    return {"chat": opts.chat, "device": device.split(":")[0], "dtype": dtype, "gguf_file": opts.gguf_file,
+            "sampler": SAMPLER_VERSION}
+
+
+def auto_batch_size(*, device: str, requested: int | None) -> int:
+    """Prompts per engine call: the ``batch_size`` option, else the device's default (8 CPU, 16 MPS, 256 CUDA)."""
+    return requested or _DEFAULT_BATCH[device.split(":")[0]]
 
 
 class HFAdapter:
@@ -301,7 +324,7 @@ class HFAdapter:
         device: str, dtype: str, hub: bool = False,
     ) -> None:
         self.identity = identity
-        self.default_batch_size = options.batch_size or _DEFAULT_BATCH[device.split(":")[0]]
+        self.default_batch_size = auto_batch_size(device=device, requested=options.batch_size)
         self.device = device
         self.dtype = dtype
         self._source = source
@@ -310,6 +333,9 @@ class HFAdapter:
         self._hub = hub
         self._model: Any = None
         self._tokenizer: Any = None
+        # rows x (prompt width + new tokens) of the smallest batch that ran out of memory, halved: later
+        # batches stay within it instead of failing again.
+        self._cell_budget: int | None = None
         self.load_seconds: float | None = None
         """Wall seconds the weights took to load (``None`` until loaded)."""
 
@@ -350,14 +376,25 @@ class HFAdapter:
             encoded.append((index, ids))
         # Sorting by length keeps padding low when the batch is split (by batch_size or after an OOM).
         encoded.sort(key=lambda item: len(item[1]))
-        chunk = self._options.batch_size or len(encoded) or 1
-        for start in range(0, len(encoded), chunk):
-            part = encoded[start : start + chunk]
-            items = [hf_decoding.Item(prompt=prompts[i], ids=ids, seed=_prompt_seed(config.seed, prompts[i].id))
-                     for i, ids in part]
-            for (i, _), generation in zip(part, self._run(items=items, config=config)):
-                results[i] = generation
+        if encoded:
+            chunk = self._batch_rows(tokens=len(encoded[-1][1]) + config.max_new_tokens, count=len(encoded),
+                                     config=config)
+            for start in range(0, len(encoded), chunk):
+                part = encoded[start : start + chunk]
+                items = [hf_decoding.Item(prompt=prompts[i], ids=ids, seed=_prompt_seed(config.seed, prompts[i].id))
+                         for i, ids in part]
+                for (i, _), generation in zip(part, self._run(items=items, config=config, limit=limit)):
+                    results[i] = generation
         return [results[i] for i in range(len(prompts))]
+
+    def _batch_rows(self, *, tokens: int, count: int, config: GenerationConfig) -> int:
+        """Rows per ``model.generate`` for prompts of up to ``tokens`` tokens (new ones included)."""
+        rows = self._options.batch_size or count
+        if self._options.batch_size is None and self.device.startswith("cuda"):
+            rows = min(rows, _memory_rows(model=self._model, device=self.device, tokens=tokens, config=config))
+        if self._cell_budget is not None:
+            rows = min(rows, self._cell_budget // tokens)
+        return max(1, rows)
 
     def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
         """Log-likelihood of each continuation after its context: one padded forward pass per batch."""
@@ -367,14 +404,15 @@ class HFAdapter:
         limit = self._options.max_length or getattr(self._model.config, "max_position_embeddings", None)
         return hf_loglik.score_requests(
             requests=requests, model=self._model, tokenizer=self._tokenizer, device=self.device,
-            batch_size=self.default_batch_size, limit=limit,
+            batch_size=self._options.batch_size or _LOGLIK_BATCH[self.device.split(":")[0]], limit=limit,
         )
 
-    def _run(self, *, items: list[Any], config: GenerationConfig) -> list[Generation]:
+    def _run(self, *, items: list[Any], config: GenerationConfig, limit: int | None) -> list[Generation]:
         """Generate ``items`` as one batch; halve it on out-of-memory, isolate a failing prompt otherwise."""
         try:
             return hf_decoding.generate_batch(
-                items=items, config=config, model=self._model, tokenizer=self._tokenizer, device=self.device
+                items=items, config=config, model=self._model, tokenizer=self._tokenizer, device=self.device,
+                limit=limit,
             )
         except Exception as exc:
             if len(items) == 1:
@@ -382,9 +420,12 @@ class HFAdapter:
                                    error=f"{type(exc).__name__}: {exc}", input_tokens=len(items[0].ids))]
             if _is_out_of_memory(exc):
                 _free_memory()
+                cells = len(items) * (max(len(item.ids) for item in items) + config.max_new_tokens)
+                self._cell_budget = min(self._cell_budget or cells, cells // 2)
                 half = len(items) // 2
-                return self._run(items=items[:half], config=config) + self._run(items=items[half:], config=config)
-            return [g for item in items for g in self._run(items=[item], config=config)]
+                return (self._run(items=items[:half], config=config, limit=limit)
+                        + self._run(items=items[half:], config=config, limit=limit))
+            return [g for item in items for g in self._run(items=[item], config=config, limit=limit)]
 
     def close(self) -> None:
         self._model = None
@@ -419,6 +460,35 @@ def _length_problem(*, n: int, max_new: int, limit: int | None) -> str | None:
         return (f"prompt has {n} tokens; with max_new_tokens={max_new} it exceeds the model's max_length {limit} "
                 "(raise --model-arg max_length only if the model supports it)")
     return None
+
+
+def _memory_rows(*, model: Any, device: str, tokens: int, config: GenerationConfig) -> int:
+    """How many rows of ``tokens`` tokens fit in the free memory of ``device`` (an estimate, at most 256).
+
+    Per row: the KV cache of every layer, the prefill's largest transient activations (MLP, attention
+    scores), and the vocabulary-wide buffers of sampling (float64 probabilities, sort, cumsum) and of
+    log-probs (one float32 row per step). A model whose config lacks the usual fields gets the old
+    fixed default; an out-of-memory error still halves the batch.
+    """
+    import torch
+
+    try:
+        cfg = model.config
+        heads = int(cfg.num_attention_heads)
+        hidden = int(cfg.hidden_size)
+        kv_heads = int(getattr(cfg, "num_key_value_heads", None) or heads)
+        head_dim = int(getattr(cfg, "head_dim", None) or hidden // heads)
+        inner = int(getattr(cfg, "intermediate_size", None) or 4 * hidden)
+        vocab = int(cfg.vocab_size)
+        layers = int(cfg.num_hidden_layers)
+        itemsize = int(model.dtype.itemsize)
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        return 32
+    kv_cache = 2 * layers * kv_heads * head_dim * itemsize * tokens
+    prefill = tokens * (3 * inner + 4 * hidden) * itemsize + heads * tokens * tokens * 4
+    vocab_buffers = vocab * (8 * 6 + 4 * (config.max_new_tokens if config.logprobs else 1))
+    return max(1, min(_MAX_AUTO_ROWS, int(free * _MEMORY_SHARE) // (kv_cache + prefill + vocab_buffers)))
 
 
 def _prompt_seed(seed: int, prompt_id: str) -> int:

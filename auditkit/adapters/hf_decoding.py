@@ -4,9 +4,14 @@ Decoding follows ``GenerationConfig`` and nothing else: the model's own ``genera
 for a repetition penalty or sampling, which would make an audit depend on a file most users never read,
 so those knobs are neutralised here.
 
-Sampling is done by a logits processor that draws every row with its own ``torch.Generator`` (seeded
-per prompt) and hands greedy search a one-hot choice. Batched HF sampling shares one RNG stream across
-rows, so a prompt's sample would change with its batch neighbours; per-row generators keep it fixed.
+Sampling is done by a logits processor (:mod:`auditkit.adapters.hf_sampling`) that draws every row from
+its own counter-based stream (seeded per prompt) in one batched kernel and hands greedy search a one-hot
+choice. Batched HF sampling shares one RNG stream across rows, so a prompt's sample would change with its
+batch neighbours; per-prompt streams keep it fixed.
+
+Log-probs of the generated tokens are computed on the device for all rows and steps at once and cross to
+Python in one transfer; references are scored in one padded forward pass per batch
+(:func:`auditkit.adapters.hf_loglik.score_batch`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from auditkit.adapters import hf_loglik
+from auditkit.adapters.hf_sampling import SeededSampler
 from auditkit.records import Generation, GenerationConfig, Prompt
 
-__all__ = ["Item", "encode_prompt", "generate_batch", "reference_logprob"]
+__all__ = ["Item", "encode_prompt", "generate_batch", "reference_logprobs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +57,13 @@ def encode_prompt(*, prompt: Prompt, tokenizer: Any, chat: bool) -> list[int]:
 
 
 def generate_batch(
-    *, items: Sequence[Item], config: GenerationConfig, model: Any, tokenizer: Any, device: str
+    *, items: Sequence[Item], config: GenerationConfig, model: Any, tokenizer: Any, device: str,
+    limit: int | None = None,
 ) -> list[Generation]:
-    """Decode ``items`` as one left-padded batch; one ``Generation`` per item, same order."""
+    """Decode ``items`` as one left-padded batch; one ``Generation`` per item, same order.
+
+    ``limit`` (the model's window) only bounds reference scoring, as in ``hf_loglik``.
+    """
     import torch
     from transformers import GenerationConfig as HFGenerationConfig
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -74,9 +85,10 @@ def generate_batch(
     )
     processors = LogitsProcessorList()
     if not config.greedy:
-        processors.append(
-            _SeededSampler(items=items, temperature=config.temperature, top_p=config.top_p, device=device)
-        )
+        processors.append(SeededSampler(
+            seeds=[item.seed for item in items], temperature=config.temperature, top_p=config.top_p,
+            prompt_width=width, device=device,
+        ))
     stopping = StoppingCriteriaList()
     if config.stop:
         stopping.append(_StopStrings(tokenizer=tokenizer, stops=config.stop, prompt_width=width))
@@ -87,22 +99,17 @@ def generate_batch(
             logits_processor=processors, stopping_criteria=stopping,
         )
     wall = time.perf_counter() - start
-    new = out.sequences[:, width:].tolist()
-    logprobs: list[list[float]] | None = None
-    if config.logprobs:
-        steps = [torch.log_softmax(step.float(), dim=-1) for step in out.logits]
-        chosen = out.sequences[:, width:]
-        logprobs = [[float(steps[t][row, chosen[row, t]]) for t in range(len(steps))] for row in range(len(items))]
+    chosen = out.sequences[:, width:]
+    logprobs = _token_logprobs(logits=out.logits, chosen=chosen) if config.logprobs else None
+    new = chosen.tolist()
     generations = [
         _finish(item=item, new_ids=new[row], logprobs=logprobs[row] if logprobs else None, config=config,
                 tokenizer=tokenizer, eos_ids=eos_ids)
         for row, item in enumerate(items)
     ]
     if config.score_reference:
-        generations = [
-            replace(g, reference_logprob=reference_logprob(item=item, model=model, tokenizer=tokenizer, device=device))
-            for g, item in zip(generations, items)
-        ]
+        scored = reference_logprobs(items=items, model=model, tokenizer=tokenizer, device=device, limit=limit)
+        generations = [replace(g, reference_logprob=lp) for g, lp in zip(generations, scored)]
     total = sum(g.output_tokens or 0 for g in generations)
     return [
         replace(g, latency_s=wall * (g.output_tokens or 0) / total if total else wall / len(generations))
@@ -110,26 +117,38 @@ def generate_batch(
     ]
 
 
-def reference_logprob(*, item: Item, model: Any, tokenizer: Any, device: str) -> float | None:
-    """Total log-likelihood of the prompt's reference right after the prompt (one teacher-forced pass).
-
-    ``None`` when the prompt has no reference. The reference is tokenized on its own, without special
-    tokens, exactly as the candidates it is ranked against are.
-    """
+def _token_logprobs(*, logits: Sequence[Any], chosen: Any) -> list[list[float]]:
+    """Log-probability of each chosen token under the unprocessed logits: all rows and steps on the device,
+    one transfer. ``log p = logit - logsumexp(logits)``, which is ``log_softmax`` without its full output."""
     import torch
 
-    if not item.prompt.reference:
-        return None
-    target = tokenizer(item.prompt.reference, add_special_tokens=False)["input_ids"]
-    if not target:
-        return None
-    ids = torch.tensor([item.ids + target], dtype=torch.long, device=device)
-    with torch.inference_mode():
-        logits = model(input_ids=ids).logits[0].float()
-    # The token at position p is predicted by the logits at p - 1.
-    positions = torch.arange(len(item.ids) - 1, len(item.ids) - 1 + len(target), device=logits.device)
-    steps = torch.log_softmax(logits[positions], dim=-1)
-    return float(steps[torch.arange(len(target)), torch.tensor(target, device=logits.device)].sum())
+    stacked = torch.stack(list(logits), dim=1).float()  # (rows, steps, vocab)
+    picked = stacked.gather(2, chosen[:, : stacked.shape[1]].unsqueeze(2)).squeeze(2)
+    values: list[list[float]] = (picked - torch.logsumexp(stacked, dim=2)).tolist()
+    return values
+
+
+def reference_logprobs(
+    *, items: Sequence[Item], model: Any, tokenizer: Any, device: str, limit: int | None = None
+) -> list[float | None]:
+    """Total log-likelihood of each prompt's reference right after the prompt, teacher-forced; all
+    references of ``items`` in one padded forward pass (``hf_loglik.score_batch``).
+
+    ``None`` for a prompt without a reference. The reference is tokenized on its own, without special
+    tokens, exactly as the candidates it is ranked against are.
+    """
+    encoded: list[hf_loglik.Encoded] = []
+    for row, item in enumerate(items):
+        if not item.prompt.reference:
+            continue
+        target = tokenizer(item.prompt.reference, add_special_tokens=False)["input_ids"]
+        if target and (limit is None or len(target) <= limit):  # a longer one cannot be scored in the window
+            encoded.append(hf_loglik.Encoded(index=row, context=tuple(item.ids), target=tuple(target)))
+    found: dict[int, float | None] = {}
+    if encoded:
+        for enc, result in zip(encoded, hf_loglik.score_batch(items=encoded, model=model, device=device, limit=limit)):
+            found[enc.index] = result.logprob
+    return [found.get(row) for row in range(len(items))]
 
 
 def _finish(
@@ -160,7 +179,7 @@ def _finish(
         output_tokens=count,
         finish_reason=reason,
         token_logprobs=tuple(logprobs[:count]) if logprobs is not None else None,
-        tokens=tuple(tokenizer.decode([t]) for t in kept) if logprobs is not None else None,
+        tokens=tuple(tokenizer.batch_decode([[t] for t in kept])) if logprobs is not None else None,
     )
 
 
@@ -188,34 +207,6 @@ def _eos_ids(*, model: Any, tokenizer: Any) -> list[int]:
     if value is None:
         return []
     return [int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)]
-
-
-class _SeededSampler:
-    """Temperature + nucleus sampling with one generator per row; returns a one-hot score row."""
-
-    def __init__(self, *, items: Sequence[Item], temperature: float, top_p: float, device: str) -> None:
-        import torch
-
-        self._generators = [torch.Generator(device=device).manual_seed(item.seed) for item in items]
-        self._temperature = temperature
-        self._top_p = top_p
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        probs = torch.softmax(scores.float() / self._temperature, dim=-1)
-        if self._top_p < 1.0:
-            sorted_probs, order = torch.sort(probs, descending=True, dim=-1)
-            # Drop a token when the mass before it already reaches top_p; the top token always stays.
-            drop = (torch.cumsum(sorted_probs, dim=-1) - sorted_probs) >= self._top_p
-            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-        choice = torch.cat(
-            [torch.multinomial(probs[row], 1, generator=gen) for row, gen in enumerate(self._generators)]
-        )
-        onehot = torch.full_like(scores, float("-inf"))
-        onehot[torch.arange(scores.shape[0], device=scores.device), choice] = 0.0
-        return onehot
 
 
 class _StopStrings:

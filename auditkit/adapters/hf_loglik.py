@@ -10,8 +10,9 @@ Requests are encoded as lm-evaluation-harness encodes them, so benchmark numbers
 - a sequence longer than the model's window keeps its last ``limit + 1`` tokens.
 
 A batch is one right-padded forward pass (never one pass per request): padded positions come after
-every scored position, so causal attention never sees them. Requests are sorted by length first, which
-keeps padding low when a call is split into several batches.
+every scored position, so causal attention never sees them. The scored positions of the whole batch
+are gathered, normalised and compared on the device, and cross to Python in one transfer. Requests are
+sorted by length first, which keeps padding low when a call is split into several batches.
 """
 
 from __future__ import annotations
@@ -98,17 +99,31 @@ def score_batch(*, items: Sequence[Encoded], model: Any, device: str, limit: int
     for r, row in enumerate(rows):
         input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[r, : len(row)] = 1
+    # Input position p predicts token p + 1: each row's targets are predicted by its last n input positions.
+    row_index: list[int] = []
+    positions: list[int] = []
+    targets: list[int] = []
+    for r, item in enumerate(items):
+        end, n = len(rows[r]), len(item.target)
+        row_index += [r] * n
+        positions += range(end - n, end)
+        targets += item.target
     with torch.inference_mode():
         logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+        # Every scored position of the batch at once, on the device; one transfer back.
+        scored = logits[torch.tensor(row_index, device=logits.device), torch.tensor(positions, device=logits.device)]
+        scored = scored.float()
+        wanted = torch.tensor(targets, dtype=torch.long, device=logits.device)
+        picked = torch.log_softmax(scored, dim=-1).gather(1, wanted.unsqueeze(1)).squeeze(1)
+        hits = (scored.argmax(dim=-1) == wanted).to(picked.dtype)
+        values, greedy = torch.stack([picked, hits]).tolist()
     results = []
-    for r, item in enumerate(items):
+    offset = 0
+    for item in items:
         n = len(item.target)
-        # Input position p predicts token p + 1: the targets are predicted by the last n input positions.
-        end = len(rows[r])
-        steps = torch.log_softmax(logits[r, end - n : end].float(), dim=-1)
-        target = torch.tensor(item.target, dtype=torch.long, device=steps.device)
-        picked = steps.gather(1, target.unsqueeze(1)).squeeze(1)
-        greedy = bool((steps.argmax(dim=-1) == target).all())
-        values = tuple(float(v) for v in picked.tolist())
-        results.append(LoglikResult(logprob=float(sum(values)), tokens=n, token_logprobs=values, greedy=greedy))
+        mine = tuple(float(v) for v in values[offset : offset + n])
+        results.append(LoglikResult(
+            logprob=float(sum(mine)), tokens=n, token_logprobs=mine, greedy=all(greedy[offset : offset + n])
+        ))
+        offset += n
     return results
