@@ -24,7 +24,8 @@ adapter, raw, ...) and medians compared, so load from other processes hits both 
 
 A last row runs the ``standard`` audit's generation stage through the real engine (``plan_run``,
 ``open_workers``, ``generate``; cache off; the model loaded beforehand) with the same model and reports
-its output tokens / generation wall seconds, against the raw greedy tokens/s above (informational: the
+its output tokens / generation wall seconds (the adapter's default batch size, as ``auditkit run`` uses
+it), against the raw greedy tokens/s above (informational: the
 audit's workload differs — 20-64 tokens, sampled and log-prob probes, partial batches, EOS honoured).
 ``--quick`` runs the small ``energy`` suite instead.
 """
@@ -275,9 +276,12 @@ def _audit_row(*, spec: str, options: dict[str, str], suite: str, workdir: Path,
     from auditkit.engine.progress import Progress
     from auditkit.engine.run import generate, open_workers, plan_run
 
-    request = AuditRequest(model=spec, out=workdir / f"audit-{suite}", suites=(suite,), model_options=options,
+    # The adapter's own batch size (``batch_size`` unset), as `auditkit run` uses it.
+    chosen = {k: v for k, v in options.items() if k != "batch_size"}
+    request = AuditRequest(model=spec, out=workdir / f"audit-{suite}", suites=(suite,), model_options=chosen,
                            use_cache=False, report=False, quiet=True)
     context = plan_run(request=request)
+    batch = getattr(context.adapter, "default_batch_size", None)
     try:
         context.adapter.load()  # type: ignore[attr-defined]  # hf and smollm2 adapters load on request
         with Progress(quiet=True) as progress, open_workers(context=context) as workers:
@@ -292,7 +296,7 @@ def _audit_row(*, spec: str, options: dict[str, str], suite: str, workdir: Path,
     return Measure(
         benchmark="hf", measure=f"`{suite}` audit generation tokens/s (engine) / raw greedy tokens/s",
         value=tokens / wall, unit="tok/s", baseline=raw_tps, target=None,
-        notes=f"{len(gens)} prompts, batch {options['batch_size']}; {setting}; informational (other workload)",
+        notes=f"{len(gens)} prompts, engine batch {batch}; {setting}; informational (other workload)",
         details={"output_tokens": tokens, "generate_stage_s": wall, "inside_model_generate_s": in_generate,
                  "failed": sum(1 for g in gens if not g.ok), "meter": generated.meter_info},
     )
