@@ -118,13 +118,16 @@ def generate_batch(
 
 
 def _token_logprobs(*, logits: Sequence[Any], chosen: Any) -> list[list[float]]:
-    """Log-probability of each chosen token under the unprocessed logits: all rows and steps on the device,
-    one transfer. ``log p = logit - logsumexp(logits)``, which is ``log_softmax`` without its full output."""
+    """Log-probability of each chosen token under the unprocessed logits, computed on the device and moved
+    to Python in one transfer. ``log p = logit - logsumexp(logits)`` per step: no full ``log_softmax``
+    output and no stacked (rows, steps, vocabulary) copy, only one value per row and step."""
     import torch
 
-    stacked = torch.stack(list(logits), dim=1).float()  # (rows, steps, vocab)
-    picked = stacked.gather(2, chosen[:, : stacked.shape[1]].unsqueeze(2)).squeeze(2)
-    values: list[list[float]] = (picked - torch.logsumexp(stacked, dim=2)).tolist()
+    per_step = []
+    for t, step in enumerate(logits):
+        scores = step.float()  # a no-op for float32 logits, one conversion for half precision
+        per_step.append(scores.gather(1, chosen[:, t : t + 1]).squeeze(1) - torch.logsumexp(scores, dim=1))
+    values: list[list[float]] = torch.stack(per_step, dim=1).tolist()
     return values
 
 
