@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ class PageLog:
     title: str = ""
     script_elements: int = -1
     probes: dict[str, Any] = field(default_factory=dict)
+    actions: list[Any] = field(default_factory=list)
 
 
 class _Session:
@@ -82,8 +84,15 @@ class _Session:
 
 
 def load_page(*, chromium: Path, page: Path, screenshot: Path | None = None, pdf: Path | None = None,
-              width: int = 1280, height: int = 1600) -> PageLog:
-    """Open ``page`` (a local file) in headless Chromium and return what happened."""
+              width: int = 1280, height: int = 1600, sections: Mapping[str, Path] | None = None,
+              actions: Sequence[str] = (), print_screenshot: Path | None = None) -> PageLog:
+    """Open ``page`` (a local file) in headless Chromium and return what happened.
+
+    ``sections`` maps CSS selectors to PNG paths: each gets a ``width`` × ``height`` screenshot starting at
+    the element's top. ``actions`` are JavaScript expressions evaluated after the load and the probes
+    (e.g. clicking a sort button); their results are in ``PageLog.actions``. ``print_screenshot`` is a
+    screenshot of the page's top under the print stylesheet (``@media print``), as "Save as PDF" lays it out.
+    """
     # Chromium's helper processes may still be writing to the profile as it exits: never fail on cleanup.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
@@ -101,7 +110,8 @@ def load_page(*, chromium: Path, page: Path, screenshot: Path | None = None, pdf
             target = next(t for t in targets if t.get("type") == "page")
             session = _Session(target["webSocketDebuggerUrl"])
             try:
-                return _drive(session, page=page, screenshot=screenshot, pdf=pdf, width=width, height=height)
+                return _drive(session, page=page, screenshot=screenshot, pdf=pdf, width=width, height=height,
+                              sections=sections or {}, actions=actions, print_screenshot=print_screenshot)
             finally:
                 session.close()
         finally:
@@ -144,7 +154,8 @@ def _devtools_port(proc: subprocess.Popen) -> int:
 
 
 def _drive(session: _Session, *, page: Path, screenshot: Path | None, pdf: Path | None, width: int,
-           height: int) -> PageLog:
+           height: int, sections: Mapping[str, Path], actions: Sequence[str],
+           print_screenshot: Path | None = None) -> PageLog:
     for domain in ("Page", "Network", "Runtime", "Log", "Debugger"):
         session.call(f"{domain}.enable")
     session.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
@@ -190,6 +201,24 @@ def _drive(session: _Session, *, page: Path, screenshot: Path | None, pdf: Path 
                             clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
+    for selector, path in sections.items():
+        top = evaluate(f"document.querySelector({json.dumps(selector)}).getBoundingClientRect().top + window.scrollY")
+        shot = session.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                            clip={"x": 0, "y": top, "width": width, "height": height, "scale": 1})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+    if print_screenshot is not None:
+        session.call("Emulation.setEmulatedMedia", media="print")
+        # A4 at 96 dpi less the page margins: about 700 px of text width
+        session.call("Emulation.setDeviceMetricsOverride", width=720, height=1000, deviceScaleFactor=1, mobile=False)
+        shot = session.call("Page.captureScreenshot", format="png",
+                            clip={"x": 0, "y": 0, "width": 720, "height": 1000, "scale": 1})
+        print_screenshot.parent.mkdir(parents=True, exist_ok=True)
+        print_screenshot.write_bytes(base64.b64decode(shot["data"]))
+        session.call("Emulation.setEmulatedMedia", media="")
+        session.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                     mobile=False)
+    log.actions = [evaluate(expression) for expression in actions]
     if pdf is not None:
         printed = session.call("Page.printToPDF", printBackground=True, preferCSSPageSize=True)
         pdf.parent.mkdir(parents=True, exist_ok=True)

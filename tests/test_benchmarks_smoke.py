@@ -60,7 +60,7 @@ def test_mde_check_survives_thousands_of_pairs() -> None:
 
 
 def test_histogram_of_float_dust_values() -> None:
-    from auditkit.report.context import _histogram_from_values
+    from auditkit.report.distribution import bin_values
 
-    edges, counts = _histogram_from_values([99.99999999999999, 100.0, 100.0])
+    edges, counts = bin_values([99.99999999999999, 100.0, 100.0])
     assert sum(counts) == 3 and edges[0] < 100.0 < edges[-1]

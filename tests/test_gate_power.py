@@ -130,6 +130,31 @@ def test_regression_larger_than_the_reported_mdr_fails_in_at_least_80_percent(tm
     assert failures["mean"] / SEEDS >= 0.8, failures
 
 
+def test_a_rule_with_a_margin_keeps_its_power_promise(tmp_path: Path) -> None:
+    """``max_increase`` on a rate: the MDR (which statsmodels' solvers cannot give for a non-zero null
+    difference) exceeds the margin, a regression 10% above it fails in ≥ 80% of seeds, and a worsening
+    inside the margin fails in at most alpha of them."""
+    policy = _policy(tmp_path, "  - metric: toxicity.toxic_fraction\n    regression: {max_increase: 0.02}\n")
+    n = 1000
+    base = _exact_run(rate=RATE, n=n)
+    mdr = decide(results=base, policy=policy, baseline=base).rules[0].mdr
+    assert mdr is not None and 0.02 < mdr < 0.08
+    needed = rate_sample_size(baseline_rate=RATE, increase=mdr, alpha=0.05, margin=0.02)
+    assert needed == pytest.approx(n, rel=0.02)
+    rng = np.random.default_rng(77)
+
+    def failure_rate(rate: float) -> float:
+        fails = sum(
+            decide(results=_rate_run(rng, rate=rate, n=n), policy=policy,
+                   baseline=_rate_run(rng, rate=RATE, n=n)).rules[0].status == "fail"
+            for _ in range(SEEDS)
+        )
+        return fails / SEEDS
+
+    assert failure_rate(RATE + PLANT * mdr) >= 0.8
+    assert failure_rate(RATE + 0.02) <= 0.05 + 0.03  # at the margin itself: alpha, plus sampling noise
+
+
 def test_mdr_at_a_typical_baseline_is_the_size_the_solver_promises(tmp_path: Path) -> None:
     policy = _policy(tmp_path, "  - metric: toxicity.toxic_fraction\n    regression: {alpha: 0.05}\n")
     rng = np.random.default_rng(5)
@@ -230,6 +255,17 @@ def test_detect_must_exceed_the_allowed_margin(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"'detect' .* must exceed 'max_increase'"):
         _policy(tmp_path, "  - metric: toxicity.toxic_fraction\n    regression: {max_increase: 0.05, detect: 0.05}\n")
+
+
+def test_detect_must_exceed_a_relative_margin_once_the_baseline_is_known(tmp_path: Path) -> None:
+    base = _exact_run(rate=0.20, n=2000)
+    rule = "  - metric: toxicity.toxic_fraction\n    regression: {max_relative_increase: 0.5, detect: %s}\n"
+    # 50% of a 0.20 baseline allows a worsening of 0.10: detect 0.08 is inside it, 0.15 is outside.
+    inside = decide(results=base, policy=_policy(tmp_path, rule % "0.08"), baseline=base)
+    assert inside.rules[0].status == "error" and not inside.passed
+    assert "'detect' (0.08) must exceed the allowed worsening" in inside.rules[0].message
+    outside = decide(results=base, policy=_policy(tmp_path, rule % "0.15"), baseline=base)
+    assert outside.rules[0].status == "pass", outside.rules[0].message
 
 
 def test_junit_and_summary_show_the_mdr_next_to_the_difference(tmp_path: Path) -> None:

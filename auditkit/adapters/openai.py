@@ -40,9 +40,9 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -59,7 +59,16 @@ from auditkit.adapters.events import RequestEvent, RequestListener
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
-__all__ = ["OpenAIAdapter", "OpenAIOptions", "OpenAISettings", "make_openai"]
+__all__ = [
+    "OpenAIAdapter",
+    "OpenAIOptions",
+    "OpenAISettings",
+    "RequestGaveUpError",
+    "RequestRejectedError",
+    "make_openai",
+]
+
+_T = TypeVar("_T")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRY_STATUS = frozenset({408, 409, 429})
@@ -150,8 +159,15 @@ class _RetryableError(Exception):
         self.retry_after = retry_after
 
 
-class _PromptFailedError(Exception):
-    """This prompt cannot succeed (e.g. 400 context too long); other prompts can."""
+class RequestRejectedError(Exception):
+    """This request cannot succeed (e.g. 400 context too long); other requests can."""
+
+
+class RequestGaveUpError(Exception):
+    """A request whose retries ran out; the message names the attempts and the last failure."""
+
+    def __init__(self, *, attempts: int, last: BaseException | None) -> None:
+        super().__init__(f"gave up after {attempts} attempt(s): {last}")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -322,7 +338,7 @@ class OpenAIAdapter:
                 raise _RetryableError(
                     f"HTTP {status}: {snippet}", retry_after=_retry_after(response.headers.get("retry-after"))
                 )
-            raise _PromptFailedError(f"HTTP {status}: {snippet}")
+            raise RequestRejectedError(f"HTTP {status}: {snippet}")
         try:
             data = json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -343,20 +359,22 @@ class OpenAIAdapter:
         backoff = wait_exponential(multiplier=b, max=30.0) + wait_random(0, b)
         return float(backoff(retry_state))
 
-    async def _one(
-        self, prompt: Prompt, config: GenerationConfig, base: str, headers: dict[str, str]
-    ) -> Generation:
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+    async def post(
+        self, *, url: str, body: dict[str, Any], headers: dict[str, str], prompt_id: str
+    ) -> tuple[dict[str, Any], float]:
+        """POST ``body`` with retries, under the adapter's concurrency limit; the JSON answer and its latency.
 
-        endpoint = self._endpoint_for(prompt)
-        url = f"{base}/{_PATHS[endpoint]}"
-        body = self._body(prompt, config, endpoint)
+        Raises ``RequestGaveUpError`` when the retries run out and ``RequestRejectedError`` when the server
+        refuses this request for good; both concern this request only. Each retry is reported to the listener.
+        """
+        from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
+
         attempts = self.settings.max_retries + 1
 
         def before_sleep(state: Any) -> None:
             exc = state.outcome.exception() if state.outcome else None
             wait = float(state.next_action.sleep) if state.next_action else 0.0
-            self._emit(RequestEvent(kind="retry", prompt_id=prompt.id, ok=False, reason=str(exc),
+            self._emit(RequestEvent(kind="retry", prompt_id=prompt_id, ok=False, reason=str(exc),
                                     attempt=state.attempt_number, attempts=attempts, wait_s=wait))
 
         retrying = AsyncRetrying(
@@ -366,28 +384,45 @@ class OpenAIAdapter:
             before_sleep=before_sleep,
             reraise=False,
         )
-        generation = await self._attempt(prompt, retrying, attempts, url, body, headers, endpoint)
-        self._emit(RequestEvent(kind="done", prompt_id=prompt.id, ok=generation.ok, reason=generation.error or ""))
-        return generation
-
-    async def _attempt(
-        self, prompt: Prompt, retrying: Any, attempts: int, url: str, body: dict[str, Any],
-        headers: dict[str, str], endpoint: str,
-    ) -> Generation:
-        from tenacity import RetryError
-
         try:
             async for attempt in retrying:
                 with attempt:
                     assert self._semaphore is not None
                     async with self._semaphore:
-                        data, latency = await self._request(url, body, headers)
+                        return await self._request(url, body, headers)
         except RetryError as exc:
-            last = exc.last_attempt.exception()
-            return Generation(
-                prompt_id=prompt.id, output=None, error=f"gave up after {attempts} attempt(s): {last}"
-            )
-        except _PromptFailedError as exc:
+            raise RequestGaveUpError(attempts=attempts, last=exc.last_attempt.exception()) from None
+        raise AssertionError("unreachable: tenacity either returns, retries or raises RetryError")
+
+    def run_sync(self, work: Callable[[dict[str, str]], Coroutine[Any, Any, _T]]) -> _T:
+        """Run ``work(headers)`` on the adapter's event loop thread and wait for it (cancelled if we are)."""
+        headers = self._headers()
+        loop = self._ensure_loop()
+        future = asyncio.run_coroutine_threadsafe(work(headers), loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    async def _one(
+        self, prompt: Prompt, config: GenerationConfig, base: str, headers: dict[str, str]
+    ) -> Generation:
+        endpoint = self._endpoint_for(prompt)
+        url = f"{base}/{_PATHS[endpoint]}"
+        body = self._body(prompt, config, endpoint)
+        generation = await self._attempt(prompt, url, body, headers, endpoint)
+        self._emit(RequestEvent(kind="done", prompt_id=prompt.id, ok=generation.ok, reason=generation.error or ""))
+        return generation
+
+    async def _attempt(
+        self, prompt: Prompt, url: str, body: dict[str, Any], headers: dict[str, str], endpoint: str
+    ) -> Generation:
+        try:
+            data, latency = await self.post(url=url, body=body, headers=headers, prompt_id=prompt.id)
+        except RequestGaveUpError as exc:
+            return Generation(prompt_id=prompt.id, output=None, error=str(exc))
+        except RequestRejectedError as exc:
             return Generation(prompt_id=prompt.id, output=None, error=f"request rejected: {exc}")
         try:
             return self._parse(prompt, data, latency, endpoint)
@@ -448,14 +483,7 @@ class OpenAIAdapter:
                 )
         if not prompts:
             return []
-        headers = self._headers()
-        loop = self._ensure_loop()
-        future = asyncio.run_coroutine_threadsafe(self._batch(prompts, config, headers), loop)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()
-            raise
+        return self.run_sync(lambda headers: self._batch(prompts, config, headers))
 
     def loglikelihood(self, *, requests: Sequence[LoglikRequest]) -> list[LoglikResult]:
         """Continuation log-probs from ``/completions`` with echo + logprobs (see ``openai_loglik``)."""

@@ -40,42 +40,26 @@ def score_requests(*, adapter: OpenAIAdapter, requests: Sequence[LoglikRequest])
     """One result per request, same order; ``concurrency`` requests in flight."""
     if not requests:
         return []
-    headers = adapter._headers()
-    loop = adapter._ensure_loop()
     url = f"{adapter.settings.base_url}/completions"
 
-    async def run() -> list[LoglikResult]:
+    async def run(headers: dict[str, str]) -> list[LoglikResult]:
         return list(await asyncio.gather(*(_one(adapter, r, url, headers) for r in requests)))
 
-    future = asyncio.run_coroutine_threadsafe(run(), loop)
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()
-        raise
+    return adapter.run_sync(run)
 
 
 async def _one(adapter: OpenAIAdapter, request: LoglikRequest, url: str, headers: dict[str, str]) -> LoglikResult:
-    from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
-
-    from auditkit.adapters.openai import _PromptFailedError, _RetryableError
+    from auditkit.adapters.openai import RequestGaveUpError, RequestRejectedError
 
     body = {
         "model": adapter.settings.model, "prompt": request.context + request.continuation, "echo": True,
         "logprobs": 1, "max_tokens": 1, "temperature": 0,
     }
-    attempts = adapter.settings.max_retries + 1
-    retrying = AsyncRetrying(retry=retry_if_exception_type(_RetryableError), stop=stop_after_attempt(attempts),
-                             wait=adapter._wait, reraise=False)
     try:
-        async for attempt in retrying:
-            with attempt:
-                assert adapter._semaphore is not None
-                async with adapter._semaphore:
-                    data, _ = await adapter._request(url, body, headers)
-    except RetryError as exc:
-        return LoglikResult(logprob=None, error=f"gave up after {attempts} attempt(s): {exc.last_attempt.exception()}")
-    except _PromptFailedError as exc:
+        data, _ = await adapter.post(url=url, body=body, headers=headers, prompt_id=request.prompt_id)
+    except RequestGaveUpError as exc:
+        return LoglikResult(logprob=None, error=str(exc))
+    except RequestRejectedError as exc:
         # A server that rejects echo/logprobs rejects every request: the whole run needs another server.
         if any(word in str(exc).lower() for word in ("echo", "logprobs")):
             raise AdapterError(

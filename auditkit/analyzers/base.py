@@ -57,6 +57,8 @@ class itself is registered:
   validates its options with (unknown option → ``ConfigError``, exit 2).
 - ``title`` and ``report_order``: the report section's heading and place (lower first; plugins that say
   nothing come after the built-ins, by name).
+- ``plain_measures``: a :class:`~auditkit.analyzers.plain_words.PlainMeasure` per measure its findings
+  name, so the report's summary can phrase them in plain words (optional).
 
 Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
 scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
@@ -71,6 +73,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.plain_words import PlainMeasure
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry
 
@@ -177,6 +180,8 @@ class AnalyzerInfo:
     description: str
     wants_model_facts: bool = False
     """Its options receive ``adapter``, ``model`` and ``energy_source`` from the engine."""
+    plain_measures: tuple[PlainMeasure, ...] = ()
+    """Words for its measures in the report summary's sentences (``plain_measures`` on the class)."""
 
 
 def _declaring_class(factory: Any) -> Any:
@@ -203,6 +208,7 @@ def analyzer_info(*, name: str) -> AnalyzerInfo:
         options_model=getattr(source, "options_model", None),
         description=doc.splitlines()[0] if doc else "",
         wants_model_facts=getattr(source, "wants_model_facts", False) is True,
+        plain_measures=tuple(p for p in getattr(source, "plain_measures", ()) or () if isinstance(p, PlainMeasure)),
     )
 
 

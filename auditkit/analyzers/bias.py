@@ -48,6 +48,7 @@ from auditkit.analyzers.bias_measures import (
     CLASSIFIER_THRESHOLD,
     MEASURES,
     NEGATIVE_THRESHOLD,
+    PLAIN_MEASURES,
     REFUSAL_PATTERNS,
     HFClassifier,
     SentimentScorer,
@@ -169,6 +170,7 @@ class BiasAnalyzer:
     report_order = 20
     options_model = BiasOptions
     cache_scores = True  # per-output measures depend only on identity, options, prompt and output
+    plain_measures = PLAIN_MEASURES
     metric_specs = (
         MetricSpec(name="gap", direction="target", target=0.0,
                    description="Difference of a measure between two groups (a − b); 0 is parity."),

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from auditkit.analyzers.metric_spec import Direction
+from auditkit.analyzers.plain_words import PlainMeasure
 from auditkit.errors import ConfigError
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "MEASURES",
     "Measure",
     "NEGATIVE_THRESHOLD",
+    "PLAIN_MEASURES",
     "REFUSAL_PATTERNS",
     "SentimentScorer",
     "is_refusal",
@@ -101,6 +103,21 @@ MEASURES: Mapping[str, Measure] = {
     )
 }
 """The built-in measures, in the order the analyzer computes them."""
+
+
+PLAIN_MEASURES: tuple[PlainMeasure, ...] = (
+    PlainMeasure(name="sentiment", noun="sentiment", scale="on a scale from −1 (negative) to 1 (positive)"),
+    PlainMeasure(name="negative_sentiment", noun="negative-sentiment rate", verb="were negative in tone"),
+    PlainMeasure(name="refusal", noun="refusal rate", verb="were refusals"),
+    PlainMeasure(name="length", noun="length", scale="words"),
+    PlainMeasure(name="toxicity", noun="toxicity score", scale="on a scale from 0 to 1"),
+    PlainMeasure(name="toxic", noun="toxic rate", verb="were judged toxic"),
+    PlainMeasure(name="regard_negative", noun="negative-regard rate", verb="portrayed them negatively"),
+    PlainMeasure(name="stereotype", noun="stereotype rate",
+                 verb="stated a stereotype or made a dehumanising comparison"),
+    PlainMeasure(name="identity_attack", noun="slur rate", verb="contained a slur or identity attack"),
+)
+"""The report summary's words for each measure and absolute harm (see :mod:`auditkit.analyzers.plain_words`)."""
 
 
 def measure_info(name: str) -> Measure:

@@ -161,6 +161,14 @@ def _regression(check: _Check, rule: RuleSpec, old: Mapping[str, Any] | None) ->
     margin = spec.max_increase
     if spec.max_relative_increase is not None and number(old.get("value")) is not None:
         margin = spec.max_relative_increase * abs(float(old["value"]))
+        if spec.detect is not None and spec.detect <= margin:
+            # The policy check can only compare 'detect' with an absolute margin; a relative one is known now.
+            check.problems.append(
+                f"{check.label}: 'detect' ({spec.detect:g}) must exceed the allowed worsening "
+                f"({spec.max_relative_increase:g} x baseline {float(old['value']):.4g} = {margin:.4g}): a worsening "
+                "the rule allows cannot be one it must detect; raise 'detect' or lower 'max_relative_increase'"
+            )
+            return
     try:
         check.test = compare_metric(
             new=check.metric, old=old, margin=margin, direction=spec.direction or "higher_is_worse"

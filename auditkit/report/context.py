@@ -1,7 +1,7 @@
 """Turn results.json (plus the rows kept from outputs.jsonl) into the report template's context.
 
 Everything a template needs is computed here, so templates only lay out. All model text stays plain
-``str`` — the template engine escapes it; only SVG built by :mod:`auditkit.report.charts` (which escapes
+``str`` — the template engine escapes it; only SVG built by :mod:`auditkit.report.figures` (which escapes
 its own text) is ``Markup``. Summaries of unknown analyzers (plugins) fall back to generic tables, so no
 summary shape can break the report.
 """
@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from markupsafe import Markup
-
-from auditkit.analyzers.metadata import RunMetricSpecs, report_placement
+from auditkit.analyzers.metadata import report_placement
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.report import charts
 from auditkit.report.evidence import EvidenceRow, OutputScan
+from auditkit.report.figure import Figure
+from auditkit.report.figures import section_figures
 from auditkit.report.risk import AnalyzerRisk, Risk, RiskMap
 from auditkit.secrets import redact_value
 
@@ -28,6 +27,8 @@ __all__ = [
     "AnalyzerView",
     "FindingView",
     "MetricView",
+    "PairSide",
+    "PairView",
     "Table",
     "analyzer_views",
     "evidence_ids",
@@ -45,6 +46,7 @@ EVIDENCE_PER_FINDING = 20
 EVIDENCE_TOTAL = 200
 PAIRS_PER_FINDING = 5
 TABLE_ROWS = 25
+SECTION_FIGURES = 6
 _SEVERITY = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
@@ -109,6 +111,29 @@ class MetricView:
 
 
 @dataclass(frozen=True, slots=True)
+class PairSide:
+    """One side of a counterfactual pair: the named group's output(s), or the other groups'."""
+
+    label: str
+    rows: tuple[EvidenceRow, ...]
+    value: str = ""
+    """The side's score on the finding's measure, when the finding states it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairView:
+    """Prompts that differ only in the group they name, with their outputs, shown next to each other."""
+
+    key: str
+    sides: tuple[PairSide, ...]
+    difference: str = ""
+
+    @property
+    def sensitive(self) -> bool:
+        return any(r.sensitive for side in self.sides for r in side.rows)
+
+
+@dataclass(frozen=True, slots=True)
 class FindingView:
     anchor: str
     analyzer: str
@@ -122,12 +147,14 @@ class FindingView:
     risks: tuple[Risk, ...]
     rows: tuple[EvidenceRow, ...]
     """Cited outputs shown one by one (those without counterfactual siblings)."""
-    pairs: tuple[tuple[EvidenceRow, ...], ...]
-    """Counterfactual siblings shown side by side."""
+    pairs: tuple[PairView, ...]
+    """Counterfactual pairs, each side's outputs next to the other's."""
     cited: int
     shown: int
     over_budget: bool = False
     """Some cited outputs were left out because the report's evidence budget was spent."""
+    index: int = -1
+    """Position of the finding in results.json's ``findings``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +164,10 @@ class AnalyzerView:
     sensitive: bool
     """All texts of this section are hidden behind a content warning (toxicity)."""
     identity: Table
-    metrics: tuple[MetricView, ...]
-    charts: tuple[tuple[str, Markup], ...]
+    figures: tuple[Figure, ...]
+    """Charts that open the section, most important first (the first ``SECTION_FIGURES`` in view)."""
+    narrative: tuple[str, ...]
+    """A few plain sentences: what the section measured and what it found."""
     findings: tuple[FindingView, ...]
     tables: tuple[Table, ...]
     top: tuple[tuple[str, tuple[EvidenceRow, ...]], ...]
@@ -217,101 +246,45 @@ def generic_tables(*, summary: Mapping[str, Any], skip: Sequence[str] = ()) -> l
     return tables
 
 
-def _histogram_from_values(values: array[float] | list[float], *, bins: int = 20) -> tuple[list[float], list[int]]:
-    import numpy as np
+def _energy_figures(scan: OutputScan) -> list[Figure]:
+    """Joules per output (from outputs.jsonl's ``energy_j``) and per probe: the figures module draws
+    charts from results.json and scores, not from this per-output field, so the energy section keeps
+    these two until it does."""
+    from auditkit.report.distribution import bin_values, histogram_plot
+    from auditkit.report.svg import Numbers
 
-    data = np.frombuffer(values, dtype=float) if not isinstance(values, list) else np.asarray(values)
-    lo, hi = float(data.min()), float(data.max())
-    if lo >= 0.0 and hi <= 1.0:
-        lo, hi = 0.0, 1.0
-    elif hi - lo <= 1e-9 * max(1.0, abs(lo)):  # (nearly) all equal: numpy cannot bin a float-dust range;
-        # centre them in a narrow range instead of at the left edge
-        pad = abs(lo) * 0.1 or 0.5
-        lo, hi = lo - pad, hi + pad
-    counts, edges = np.histogram(data, bins=bins, range=(lo, hi))
-    return [float(e) for e in edges], [int(c) for c in counts]
-
-
-def _summary_histogram(value: Any) -> tuple[list[float], list[int]] | None:
-    if not isinstance(value, Mapping):
-        return None
-    edges = value.get("edges") or value.get("bins") or value.get("bin_edges")
-    counts = value.get("counts")
-    if edges is None or counts is None:
-        return None
-    try:
-        edges = [float(e) for e in edges]
-        counts = [int(c) for c in counts]
-    except (TypeError, ValueError):
-        return None
-    return (edges, counts) if len(edges) == len(counts) + 1 and counts else None
-
-
-def _group_charts(name: str, metrics: Sequence[Mapping[str, Any]]) -> list[tuple[str, Markup]]:
-    """One error-bar chart per (metric, axis) with at least two groups."""
-    by_key: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for m in metrics:
-        group = m.get("group") or {}
-        if not group:
-            continue
-        rest = {k: v for k, v in group.items() if k != "group"}
-        by_key.setdefault((str(m.get("name")), group_label(rest) if "group" in group else ""), []).append(m)
     out = []
-    for (metric, axis), items in by_key.items():
-        if len(items) < 2:
-            continue
-        rows = []
-        # Label each row by what differs between rows (e.g. group_a/group_b of a gap), not by shared keys.
-        groups = [m.get("group") or {} for m in items]
-        shared = {k for k in groups[0] if all(g.get(k) == groups[0][k] for g in groups)}
-        for m in items[:30]:
-            group = m.get("group") or {}
-            if "group_a" in group and "group_b" in group:
-                label = f"{group['group_a']} − {group['group_b']}"
-            else:
-                label = str(group["group"]) if "group" in group else (
-                    " / ".join(str(v) for k, v in group.items() if k not in shared) or group_label(group))
-            rows.append(charts.IntervalRow(label=label, value=m.get("value"), low=m.get("ci_low"),
-                                           high=m.get("ci_high"), n=int(m.get("n") or 0)))
-        common = axis or group_label({k: v for k, v in groups[0].items()
-                                      if k in shared and k not in ("group", "group_a", "group_b")})
-        title = f"{name}: {metric} by group" + (f" ({common})" if common != "overall" else "") + ", with 95% intervals"
-        unit = items[0].get("unit")
-        out.append((title, charts.interval_chart(rows=rows, title=title, unit=unit)))
-    return out
-
-
-def _score_charts(name: str, scan: OutputScan, threshold: float | None) -> list[tuple[str, Markup]]:
-    out = []
-    keys = sorted(k for k in scan.values if k.split(".", 1)[0] == name)
-    for key in keys[:4]:
-        values = scan.values[key]
-        if len(values) < 2:
-            continue
-        edges, counts = _histogram_from_values(values)
-        title = f"Distribution of {key} over {len(values):,} outputs"
-        line = threshold if "tox" in key else None
-        out.append((title, charts.histogram(edges=edges, counts=counts, title=title, x_label=key, threshold=line)))
-    return out
-
-
-def _energy_charts(scan: OutputScan) -> tuple[list[tuple[str, Markup]], list[Table]]:
-    out, tables = [], []
     if len(scan.energy_values) >= 2:
-        edges, counts = _histogram_from_values(scan.energy_values)
+        edges, counts = bin_values(list(scan.energy_values))
         title = f"Energy per prompt (J), {len(scan.energy_values):,} outputs with a figure"
-        out.append((title, charts.histogram(edges=edges, counts=counts, title=title, x_label="joules per output")))
+        desc = f"{len(scan.energy_values):,} outputs from {fmt(edges[0])} to {fmt(edges[-1])} J"
+        out.append(Figure(title=title, alt=desc, key="energy-per-prompt", svg=histogram_plot(
+            uid="energy-per-prompt", title=title, desc=desc, edges=edges, counts=counts, threshold=None,
+            x_label="joules per output", numbers=Numbers(unit="J"))))
+    probes = sorted(((k, t[0] / t[1]) for k, t in scan.energy_by_template.items() if t[1]), key=lambda p: -p[1])
+    if probes:
+        title = "Mean energy per prompt by probe (J)"
+        desc = "; ".join(f"{k}: {fmt(v)} J" for k, v in probes[:15])
+        out.append(Figure(title=title, alt=desc, key="energy-by-probe", svg=charts.bar_chart(
+            bars=[charts.Bar(label=k, value=v) for k, v in probes[:15]], title=title, unit="J per output")))
+    return out
+
+
+def _energy_tables(scan: OutputScan, summary: Mapping[str, Any]) -> list[Table]:
+    """Energy per probe and how each figure was obtained (the charts are the figures module's)."""
+    tables = []
     probes = [(k, t[0] / t[1] if t[1] else None, t) for k, t in scan.energy_by_template.items()]
     probes.sort(key=lambda p: -(p[1] if p[1] is not None else -1))
     if probes and any(p[1] is not None for p in probes):
-        bars = [charts.Bar(label=k, value=v) for k, v, _ in probes[:15]]
-        title = "Mean energy per prompt by probe (J)"
-        out.append((title, charts.bar_chart(bars=bars, title=title, unit="J per output")))
         tables.append(Table(caption="Energy by probe", columns=("Probe", "Mean J per output", "Outputs with a figure",
                                                                  "Outputs"),
                             rows=tuple((k, fmt(v), fmt(t[1]), fmt(t[2])) for k, v, t in probes[:TABLE_ROWS]),
                             total=len(probes)))
-    return out, tables
+    methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
+    if methods:
+        tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
+                            rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
+    return tables
 
 
 def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list[Table]:
@@ -320,7 +293,7 @@ def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list
     for f in findings:
         if f.analyzer != "memorization":
             continue
-        for row in f.rows + tuple(r for p in f.pairs for r in p):
+        for row in f.rows + tuple(r for p in f.pairs for side in p.sides for r in side.rows):
             scores = {k.split(".", 1)[1]: v for k, v in row.scores.items() if k.startswith("memorization.")}
             source = row.attributes.get("source") or row.attributes.get("title") or row.template
             rows.append((row.id, str(source), f.kind, f.severity, fmt(scores.get("lcp")),
@@ -332,37 +305,89 @@ def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list
                            "Output tokens"), rows=tuple(rows[:TABLE_ROWS]), total=len(rows))]
 
 
-def _threshold(identity: Mapping[str, Any]) -> float:
-    for key in ("threshold",):
-        value = identity.get(key) or (identity.get("options") or {}).get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return 0.5
+def _stated_pairs(finding: Mapping[str, Any], scan: OutputScan) -> list[PairView]:
+    """The pairs a finding names in ``details.pairs`` (group side vs the others), with their outputs."""
+    out = []
+    for entry in (finding.get("details") or {}).get("pairs") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        sides = []
+        for label, side in entry.items():
+            if not isinstance(side, Mapping) or "prompt_ids" not in side:
+                continue
+            rows = tuple(scan.evidence[i] for i in map(str, side.get("prompt_ids") or []) if i in scan.evidence)
+            name = "the other groups" if label == "rest" else str(label)
+            sides.append(PairSide(label=name, rows=rows, value=fmt(side.get("value"), 3)))
+        if len(sides) > 1 and all(s.rows for s in sides):
+            out.append(PairView(key=str(entry.get("pair", "")), sides=tuple(sides),
+                                difference=fmt(entry.get("difference"), 3)))
+    return out
+
+
+def _sibling_pair(siblings: Sequence[EvidenceRow]) -> PairView:
+    return PairView(key=str(siblings[0].pair or ""), sides=tuple(
+        PairSide(label=str(r.attributes.get("group", r.id)), rows=(r,)) for r in siblings))
+
+
+def _evidence(
+    f: Mapping[str, Any], scan: OutputScan, budget: int
+) -> tuple[list[PairView], list[EvidenceRow], int, bool]:
+    """A finding's pairs and single outputs within the report's remaining ``budget`` of outputs, and
+    whether the budget (or the cap on pairs) left some out."""
+    cited = [str(e) for e in f.get("evidence") or []]
+    pairs: list[PairView] = []
+    shown: set[str] = set()
+    cut = False
+    for pair in _stated_pairs(f, scan)[:PAIRS_PER_FINDING]:
+        size = sum(len(side.rows) for side in pair.sides)
+        if size <= budget:
+            pairs.append(pair)
+            shown.update(r.id for side in pair.sides for r in side.rows)
+            budget -= size
+        else:
+            cut = True
+    singles: list[EvidenceRow] = []
+    seen: set[str] = set()
+    for row in (scan.evidence[e] for e in cited[:EVIDENCE_PER_FINDING] if e in scan.evidence):
+        if row.id in shown:
+            continue
+        siblings = scan.siblings.get(row.pair or "") if row.pair and _paired(f) else None
+        if siblings and row.id not in {r.id for r in siblings}:
+            siblings = [row, *siblings[1:]]  # the scan keeps a few siblings per pair: the cited one leads
+        if siblings and len(siblings) > 1:
+            if row.pair in seen:
+                continue
+            seen.add(str(row.pair))
+            if len(pairs) < PAIRS_PER_FINDING and budget >= len(siblings):
+                pairs.append(_sibling_pair(siblings))
+                shown.update(r.id for r in siblings)
+                budget -= len(siblings)
+            else:
+                cut = True
+        elif budget > 0:
+            singles.append(row)
+            budget -= 1
+        else:
+            cut = True
+    return pairs, singles, budget, cut
 
 
 def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, risk_map: RiskMap) -> list[FindingView]:
     """Findings, most severe first, each with its (capped) evidence rows and counterfactual pairs."""
     order = sorted(range(len(findings)), key=lambda i: (-severity_rank(findings[i].get("severity", "")), i))
     views = []
-    budget = EVIDENCE_TOTAL  # outputs shown across all findings, siblings included
+    left = EVIDENCE_TOTAL  # outputs shown across all findings, siblings included
     for rank, i in enumerate(order):
         f = findings[i]
         cited = [str(e) for e in f.get("evidence") or []]
-        rows = [scan.evidence[e] for e in cited[:EVIDENCE_PER_FINDING] if e in scan.evidence]
-        pairs: list[tuple[EvidenceRow, ...]] = []
-        singles: list[EvidenceRow] = []
-        seen: set[str] = set()
-        for row in rows:
-            siblings = scan.siblings.get(row.pair or "") if row.pair and _paired(f) else None
-            if siblings and len(siblings) > 1:
-                if row.pair not in seen and len(pairs) < PAIRS_PER_FINDING and budget >= len(siblings):
-                    seen.add(row.pair)  # type: ignore[arg-type]
-                    pairs.append(tuple(siblings))
-                    budget -= len(siblings)
-            elif budget > 0:
-                singles.append(row)
-                budget -= 1
-        details = f.get("details") or {}
+        # A fair share of what is left, so the last findings keep evidence too; unspent shares carry on.
+        share = max(left // (len(order) - rank), min(left, 2))
+        pairs, singles, unspent, cut = _evidence(f, scan, share)
+        left -= share - unspent
+        # Ids past the report's cap were never read from outputs.jsonl: say so, not that they are missing.
+        cut = cut or bool((pairs or singles) and any(e not in scan.evidence for e in cited[:EVIDENCE_PER_FINDING]))
+        details = {k: v for k, v in (f.get("details") or {}).items() if k != "pairs"}
+        shown = {r.id for r in singles} | {r.id for p in pairs for side in p.sides for r in side.rows}
         views.append(FindingView(
             anchor=f"finding-{rank + 1}", analyzer=str(f.get("analyzer", "")), kind=str(f.get("kind", "")),
             severity=str(f.get("severity", "info")).lower(), title=str(f.get("title", "")),
@@ -370,30 +395,40 @@ def finding_views(*, findings: Sequence[Mapping[str, Any]], scan: OutputScan, ri
             effect_size=fmt(f.get("effect_size")), p_value=fmt(f.get("p_value"), 3),
             details=_kv_table("Details", list(details.items())) if details else None,
             risks=risk_map.risks_for_finding(analyzer=str(f.get("analyzer", "")), kind=str(f.get("kind", ""))),
-            rows=tuple(singles), pairs=tuple(pairs), cited=len(cited),
-            shown=len(singles) + len({r.id for p in pairs for r in p} & set(cited)),
-            over_budget=budget <= 0 or len(pairs) + len(singles) < min(len(rows), PAIRS_PER_FINDING),
+            rows=tuple(singles), pairs=tuple(pairs), cited=len(cited), shown=len(shown & set(cited)),
+            over_budget=cut,
+            index=i,
         ))
     return views
 
 
 def _paired(finding: Mapping[str, Any]) -> bool:
-    """Findings about group differences: their evidence is shown with its counterfactual siblings."""
+    """Findings about group differences: their evidence is shown with its counterfactual siblings (an
+    absolute harm's evidence is the harmful outputs themselves, shown one by one)."""
     kind = str(finding.get("kind", ""))
-    return finding.get("analyzer") == "bias" or "gap" in kind or "counterfactual" in kind
+    return "gap" in kind or "counterfactual" in kind or (finding.get("details") or {}).get("paired") is True
 
 
 def evidence_ids(findings: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    """The prompt ids to keep (≤ 20 per finding, ≤ 200 in all) and those whose pairs to fetch."""
+    """The prompt ids to keep (≤ 20 per finding, ≤ 200 in all) and those whose pairs to fetch.
+
+    Ids are taken round-robin over the findings, most severe first, so that every finding keeps some of
+    its evidence even when the first ones cite hundreds of outputs.
+    """
+    ordered = sorted(findings, key=lambda f: -severity_rank(f.get("severity", "")))
+    cited = [[str(e) for e in list(f.get("evidence") or [])[:EVIDENCE_PER_FINDING]] for f in ordered]
     wanted: list[str] = []
     paired: list[str] = []
-    for f in sorted(findings, key=lambda f: -severity_rank(f.get("severity", ""))):
-        for e in list(f.get("evidence") or [])[:EVIDENCE_PER_FINDING]:
+    seen: set[str] = set()
+    for depth in range(EVIDENCE_PER_FINDING):
+        for f, ids in zip(ordered, cited, strict=True):
             if len(wanted) >= EVIDENCE_TOTAL:
-                break
-            wanted.append(str(e))
-            if _paired(f):
-                paired.append(str(e))
+                return wanted, paired
+            if depth < len(ids) and ids[depth] not in seen:
+                seen.add(ids[depth])
+                wanted.append(ids[depth])
+                if _paired(f):
+                    paired.append(ids[depth])
     return wanted, paired
 
 
@@ -402,38 +437,37 @@ def ordered_analyzers(*, names: Iterable[str]) -> list[str]:
     return sorted(set(names), key=lambda n: (report_placement(name=n)[0], n))
 
 
+def _narrative(*, name: str, scan: OutputScan, findings: Sequence[FindingView], metrics: int) -> tuple[str, ...]:
+    """What a section measured and found, in two or three plain sentences."""
+    scored = max((len(v) for k, v in scan.values.items() if k.split(".", 1)[0] == name), default=0)
+    out = [f"Scored {scored:,} outputs." if scored else ""]
+    if findings:
+        counts = [(s, sum(1 for f in findings if f.severity == s)) for s in _SEVERITY]
+        words = ", ".join(f"{n} {s}" for s, n in counts if n)
+        out.append(f"It raised {len(findings)} finding{'s' * (len(findings) != 1)} ({words}); each is below, "
+                   "with the outputs it rests on.")
+    else:
+        out.append("It raised no finding: no test reached both significance and a practical effect size.")
+    out.append(f"All {metrics:,} of its metrics, with their 95% intervals, are in the appendix.")
+    return tuple(t for t in out if t)
+
+
 def analyzer_views(
     *, results: Mapping[str, Any], scan: OutputScan, risk_map: RiskMap, findings: Sequence[FindingView]
 ) -> list[AnalyzerView]:
     """One view per analyzer that ran, in the order the analyzers declare (``report_order``)."""
     analyses: Mapping[str, Any] = results.get("analyses") or {}
     metrics: Sequence[Mapping[str, Any]] = results.get("metrics") or []
-    specs = RunMetricSpecs(results=results)
     views = []
     for name in ordered_analyzers(names=set(analyses) | {str(m.get("analyzer")) for m in metrics}):
         entry = analyses.get(name) or {}
         identity = entry.get("identity") or {}
         summary = entry.get("summary") or {}
         own = [m for m in metrics if m.get("analyzer") == name]
-        chart_list: list[tuple[str, Markup]] = []
         tables: list[Table] = []
-        hist = _summary_histogram(summary.get("histogram"))
-        if hist:
-            title = f"{name}: score distribution"
-            chart_list.append((title, charts.histogram(edges=hist[0], counts=hist[1], title=title, x_label="score",
-                                                       threshold=_threshold(identity) if name == "toxicity" else None)))
-        else:
-            chart_list += _score_charts(name, scan, _threshold(identity))
-        chart_list += _group_charts(name, own)
         notes: list[str] = []
         if name == "energy":
-            energy_charts, energy_tables = _energy_charts(scan)
-            chart_list += energy_charts
-            tables += energy_tables
-            methods = dict(scan.energy_methods) or dict(summary.get("energy_methods") or {})
-            if methods:
-                tables.append(Table(caption="How each energy figure was obtained", columns=("Method", "Outputs"),
-                                    rows=tuple((k, fmt(v)) for k, v in sorted(methods.items())), total=len(methods)))
+            tables += _energy_tables(scan, summary)
         if name == "memorization":
             tables += _extraction_table(findings, scan)
         tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods",
@@ -442,12 +476,14 @@ def analyzer_views(
         if name in ("toxicity", "memorization"):
             for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:
                 top.append((f"Highest {key} outputs", tuple(scan.top[key])))
+        mine = tuple(f for f in findings if f.analyzer == name)
         views.append(AnalyzerView(
             name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
             identity=_kv_table("Scorer", list(identity.items())),
-            metrics=tuple(metric_view(m, spec=specs.spec(m)) for m in own if not m.get("group")) + tuple(
-                metric_view(m, spec=specs.spec(m)) for m in own if m.get("group")),
-            charts=tuple(chart_list), findings=tuple(f for f in findings if f.analyzer == name),
+            figures=tuple(section_figures(name=name, results=results, scan=scan)
+                          + (_energy_figures(scan) if name == "energy" else [])),
+            narrative=_narrative(name=name, scan=scan, findings=mine, metrics=len(own)),
+            findings=mine,
             tables=tuple(tables), top=tuple(top), risks=risk_map.analyzers.get(name, ()), notes=tuple(notes),
         ))
     return views

@@ -26,6 +26,7 @@ __all__ = [
     "EvidenceRow",
     "OutputScan",
     "scan_outputs",
+    "score_labels",
 ]
 
 TEXT_LIMIT = 1200
@@ -133,6 +134,31 @@ def _row(data: Mapping[str, Any]) -> EvidenceRow:
         energy_method=data.get("energy_method"), output_tokens=data.get("output_tokens"),
         truncated=cut_p or cut_o or cut_r, sensitive=_sensitive(data),
     )
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def score_labels(row: EvidenceRow) -> list[str]:
+    """What each scorer said about one output, in words: "toxicity 0.05 (non-toxic)", "regard: negative",
+    "refusal: no" (a 0/1 flag without a label), sorted by score name."""
+    out = []
+    for key in sorted(set(row.scores) | set(row.labels)):
+        name = key.split(".", 1)[-1].replace("_", " ")
+        value, label = row.scores.get(key), row.labels.get(key)
+        if label is not None and name.endswith(" negative"):  # regard_negative's label is the regard itself
+            name = name[: -len(" negative")]
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if label is not None and number is not None and number not in (0, 1):
+            out.append(f"{name} {_number(float(number))} ({label})")
+        elif label is not None:
+            out.append(f"{name}: {label}")
+        elif number in (0, 1) and not key.endswith(("length", "tokens")):
+            out.append(f"{name}: {'yes' if number == 1 else 'no'}")
+        elif number is not None:
+            out.append(f"{name} {_number(float(number))}")
+    return out
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

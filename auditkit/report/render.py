@@ -1,7 +1,9 @@
 """Render ``report.html`` from a run directory: results.json plus the rows it needs from outputs.jsonl.
 
-One self-contained file: CSS inlined under a hash-based Content Security Policy with no script source
-at all, charts as inline SVG, offensive text folded behind ``<details>`` (no JavaScript). Templates
+One self-contained file: CSS and one small script inlined under a hash-based Content Security Policy
+(``default-src 'none'``; the style and the script are allowed by their sha256 only), charts as inline
+SVG, offensive text folded behind ``<details>``. The script only adds click-to-sort headers and a filter
+box to the appendix tables; everything reads without it. Templates
 live in ``reports/`` (see :func:`auditkit.resources.data_dir`) and run in jinja2's sandbox with
 autoescaping on: model output is untrusted and is never marked safe.
 """
@@ -19,25 +21,26 @@ from typing import TYPE_CHECKING, Any
 from auditkit.errors import InputError
 from auditkit.report.baseline import Comparison, compare_runs
 from auditkit.report.context import (
+    SECTION_FIGURES,
     analyzer_views,
     evidence_ids,
     finding_views,
     fmt,
-    metric_view,
-    ordered_analyzers,
 )
-from auditkit.report.evidence import TEXT_LIMIT, scan_outputs
+from auditkit.report.evidence import TEXT_LIMIT, scan_outputs, score_labels
+from auditkit.report.figures import comparison_figures
 from auditkit.report.instruments import instrument_views
+from auditkit.report.lead import lead_view
 from auditkit.report.manifest import manifest_tables
+from auditkit.report.metric_tables import metric_tables
 from auditkit.report.risk import load_risk_map
+from auditkit.report.summary import build_summary
 from auditkit.resources import data_dir, package_file
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["load_results", "render_report"]
-
-TOP_FINDINGS = 5
 
 
 def load_results(*, path: Path) -> tuple[dict[str, Any], bytes]:
@@ -106,22 +109,15 @@ def _methodology(results: Mapping[str, Any], ran: list[str]) -> dict[str, Any]:
         text = summary.get("methodology")
         section["this_run"] = [p.strip() for p in str(text).split("\n\n") if p.strip()] if text else []
     unknown = [n for n in ran if n not in data["analyzers"]]
-    sizes = [metric_view(m) for m in results.get("metrics") or []]
-    return {"general": data["general"], "sections": sections, "plugins": unknown, "sizes": sizes,
+    return {"general": data["general"], "sections": sections, "plugins": unknown,
             "energy_labels": data["analyzers"]["energy"]["labels"]}
 
 
-def _not_run(ran: list[str]) -> list[str]:
-    """Every installed analyzer (built-in or plugin) this audit did not run, in report order."""
-    from auditkit.analyzers.base import analyzers
-
-    return [n for n in ordered_analyzers(names=analyzers.names()) if n not in ran]
-
-
-def _css() -> tuple[str, str]:
-    css = (data_dir("reports") / "report.css").read_text(encoding="utf-8")
-    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
-    return css, f"'sha256-{digest}'"
+def _inline(name: str) -> tuple[str, str]:
+    """A shipped file to inline in the page, and its CSP source expression (its sha256)."""
+    text = (data_dir("reports") / name).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return text, f"'sha256-{digest}'"
 
 
 def _environment() -> SandboxedEnvironment:
@@ -134,6 +130,7 @@ def _environment() -> SandboxedEnvironment:
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt
+    env.filters["score_labels"] = score_labels
     return env
 
 
@@ -163,10 +160,14 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
     raw_model, raw_counts = manifest.get("model"), manifest.get("counts")
     model: Mapping[str, Any] = raw_model if isinstance(raw_model, Mapping) else {}
     counts: Mapping[str, Any] = raw_counts if isinstance(raw_counts, Mapping) else {}
-    css, css_hash = _css()
+    summary = build_summary(results=results, risk_map=risk_map)
+    css, css_hash = _inline("report.css")
+    script, script_hash = _inline("report.js")
     context = {
         "css": css,
-        "csp": f"default-src 'none'; style-src {css_hash}; img-src data:; base-uri 'none'; form-action 'none'",
+        "script": script,
+        "csp": f"default-src 'none'; style-src {css_hash}; script-src {script_hash}; img-src data:; "
+               "base-uri 'none'; form-action 'none'",
         "model": model,
         "model_label": str(model.get("model") or "unknown model"),
         "created_at": str(manifest.get("created_at") or "unknown date"),
@@ -174,22 +175,26 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "status": str(results.get("status") or "unknown"),
         "schema_version": str(results.get("schema_version") or "?"),
         "auditkit_version": str(manifest.get("auditkit_version") or "?"),
-        "verdict": _verdict(results),
+        # The summary words the verdict (the Markdown export says the same); the rules table is laid out here.
+        "verdict": dict(_verdict(results), headline=summary.verdict.headline,
+                        **({"detail": summary.verdict.detail} if isinstance(results.get("gate"), Mapping) else {})),
         "counts": {"prompts": counts.get("prompts", scan.rows), "outputs": scan.rows,
                    "errors": counts.get("errors", scan.errors), "cached": counts.get("cached", scan.cached)},
         "error_examples": scan.error_examples,
-        "top_findings": fviews[:TOP_FINDINGS],
+        "lead": lead_view(summary=summary, findings=fviews),
+        "plain_sentences": {p.finding_index: p.sentence for p in summary.findings},
         "findings_total": len(fviews),
         "severity_counts": {s: sum(1 for f in fviews if f.severity == s)
                             for s in ("critical", "high", "medium", "low", "info")},
-        "not_run": _not_run(ran),
-        "untested_risks": [c.risk for c in coverage if c.status == "not tested"],
         "sections": sections,
+        "metric_tables": {s.name: metric_tables(results=results, analyzer=s.name) for s in sections},
         "instruments": instrument_views(results=results),
         "coverage": coverage,
         "risk_names": {r.id: f"NIST {r.section} {r.name}" for r in risk_map.risks},
         "frameworks": risk_map.frameworks,
         "comparison": comparison,
+        "section_figures": SECTION_FIGURES,
+        "comparison_figures": comparison_figures(results=results, comparison=comparison),
         "baseline_dir": str(baseline_dir) if baseline_dir else None,
         "methodology": _methodology(results, ran),
         "manifest_tables": manifest_tables(manifest=manifest, results_sha256=results_sha,

@@ -149,6 +149,8 @@ def _rate_power(
 
     from statsmodels.stats.proportion import power_proportions_2indep
 
+    if margin and not two_sided:
+        return _margin_power(diff=diff, p0=p0, n=n, n_baseline=n_baseline, alpha=alpha, margin=margin)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 at the edges of [0, 1]: read as no power
         value = power_proportions_2indep(
@@ -157,6 +159,24 @@ def _rate_power(
         )
     value = float(value)
     return value if math.isfinite(value) else 0.0
+
+
+def _margin_variance(*, p0: float, increase: float, ratio: float) -> float:
+    """n times the variance of the rate difference, the baseline run having ``ratio`` times the outputs."""
+    p1 = p0 + increase
+    return p1 * (1 - p1) + p0 * (1 - p0) / ratio
+
+
+def _margin_power(*, diff: float, p0: float, n: int, n_baseline: int, alpha: float, margin: float) -> float:
+    """Power of the one-sided Wald test of ``d > margin`` (the large-sample form of the gate's Agresti–Caffo
+    test). statsmodels' power solvers raise NotImplementedError for a non-zero difference under the null,
+    so this one normal-approximation formula is written out: z = (d − margin) / se with the unpooled se."""
+    from scipy.stats import norm
+
+    se = math.sqrt(_margin_variance(p0=p0, increase=diff, ratio=n_baseline / n) / n)
+    if se == 0:
+        return 1.0 if diff > margin else 0.0
+    return float(norm.sf(norm.isf(alpha) - (diff - margin) / se))
 
 
 def rate_sample_size(
@@ -174,6 +194,12 @@ def rate_sample_size(
     p0 = min(max(float(baseline_rate), 0.0), 1.0)
     if increase <= margin or p0 + increase > 1.0:
         return math.inf
+    if margin:  # the inverse of _margin_power: n = (z₁₋α + z_power)² · n·var / (increase − margin)²
+        from scipy.stats import norm
+
+        z = float(norm.isf(alpha) + norm.ppf(power))
+        value = z * z * _margin_variance(p0=p0, increase=increase, ratio=ratio) / (increase - margin) ** 2
+        return value if 0 < value < _MAX_N else math.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         value = float(samplesize_proportions_2indep_onetail(
