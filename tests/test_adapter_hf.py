@@ -350,7 +350,7 @@ def test_gpu_device_and_dtype_selection(tiny_model_dir: Path, monkeypatch: pytes
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="no MPS device"):
         make_hf_adapter(target=str(tiny_model_dir), options={"device": "mps"})
-    assert make_hf_adapter(target=str(tiny_model_dir), options={}).default_batch_size == 8
+    assert make_hf_adapter(target=str(tiny_model_dir), options={}).default_batch_size == 16
 
 
 def _fake_hub_cache(root: Path, model_dir: Path, commit: str) -> Path:
@@ -422,3 +422,48 @@ def test_reference_log_likelihood_matches_the_generated_tokens(adapter: HFAdapte
     assert no_reference.reference_logprob is None
     plain = adapter.generate(prompts=scored[:1], config=GenerationConfig(max_new_tokens=1))[0]
     assert plain.reference_logprob is None  # only when asked
+
+
+def test_cuda_auto_batches_are_sized_by_free_memory(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from auditkit.adapters import hf
+
+    free = {"bytes": 2 * 2**30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a, **k: (free["bytes"], 80 * 2**30))
+    config = SimpleNamespace(num_attention_heads=32, hidden_size=2048, num_key_value_heads=8, head_dim=64,
+                             intermediate_size=8192, vocab_size=49152, num_hidden_layers=16)
+    model = SimpleNamespace(config=config, dtype=torch.bfloat16)  # a 1B Llama's shapes
+    sampled = GenerationConfig(max_new_tokens=64, temperature=1.0)
+    rows = hf._memory_rows(model=model, device="cuda", tokens=128, config=sampled)
+    # Per row at 128 tokens: KV cache 4 MiB, prefill ~8.5 MB, sampling buffers ~2.4 MB; 70 % of 2 GiB.
+    assert 1.4 * 2**30 / 20e6 < rows < 1.4 * 2**30 / 10e6
+    longer = hf._memory_rows(model=model, device="cuda", tokens=1024, config=sampled)
+    assert rows / 12 < longer < rows / 6  # 8x the tokens: 8x the per-token memory, the vocabulary part fixed
+    logprobs = GenerationConfig(max_new_tokens=64, temperature=1.0, logprobs=True)
+    assert hf._memory_rows(model=model, device="cuda", tokens=128, config=logprobs) < rows * 0.8
+    config.__dict__["_attn_implementation"] = "eager"  # float32 attention scores of 32 heads: far fewer rows
+    assert hf._memory_rows(model=model, device="cuda", tokens=1024, config=sampled) < longer / 2
+    free["bytes"] = 80 * 2**30
+    assert hf._memory_rows(model=model, device="cuda", tokens=128, config=sampled) == 256  # capped
+    free["bytes"] = 2**20
+    assert hf._memory_rows(model=model, device="cuda", tokens=128, config=sampled) == 1  # never zero
+    assert hf._memory_rows(model=SimpleNamespace(config=SimpleNamespace()), device="cuda", tokens=128,
+                           config=sampled) == 32  # an unusual config: the old fixed default
+
+    # The adapter splits one engine call into batches of what fits (here: 2 rows) — only on CUDA, only auto.
+    adapter = make_hf_adapter(target=str(tiny_model_dir), options={"device": "cpu"})
+    real, sizes = hf_decoding.generate_batch, []
+
+    def spy(**kwargs):  # type: ignore[no-untyped-def]
+        sizes.append(len(kwargs["items"]))
+        return real(**{**kwargs, "device": "cpu"})
+
+    monkeypatch.setattr(hf_decoding, "generate_batch", spy)
+    monkeypatch.setattr(hf, "_memory_rows", lambda **kwargs: 2)
+    adapter.generate(prompts=prompts(), config=GREEDY)
+    assert sizes == [4]  # CPU: one call is one batch
+    adapter.device = "cuda"
+    sizes.clear()
+    out = adapter.generate(prompts=prompts(), config=GREEDY)
+    assert sizes == [2, 2] and out[0].output == " on the mat and the dog sat on the log."

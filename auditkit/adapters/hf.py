@@ -4,12 +4,13 @@ Options (``--model-arg KEY=VALUE``): ``revision``, ``dtype`` (auto|float32|bfloa
 (auto|cpu|cuda|cuda:N|mps), ``gguf_file``, ``chat`` (auto|true|false), ``trust_remote_code``
 (false|true), ``batch_size`` (N|auto), ``max_length`` (prompt + new tokens limit).
 
-``batch_size=auto`` (the default): on CPU the engine sends 8 prompts per call (16 on MPS) and each call is
-one batch — on a CPU a step's cost grows about linearly with the rows, so larger batches gain little and
-lose more to padding and to waiting for the longest output. On CUDA the engine may send up to 256 prompts per call
-and the adapter splits a call into the largest batches its memory estimate says fit (free device memory
-over the KV cache, activations and sampling buffers of one row); an out-of-memory error halves the batch,
-and the adapter remembers the rows x tokens that did not fit so later batches start below it.
+``batch_size=auto`` (the default): on CPU and MPS the engine sends 16 prompts per call and each call is one
+batch. Measured on SmolLM2-135M, one CPU thread, 32 sampled prompts of 32 tokens: 23 s of CPU at batch 4,
+14 s at 8, 10 s at 16, 8 s at 32 — 16 takes most of the gain while a batch (the unit of progress, of the
+cache's commits and of an interruption's loss) stays short. On CUDA the engine may send up to 256 prompts
+per call and the adapter splits a call into the largest batches its memory estimate says fit (free device
+memory over the KV cache, activations and sampling buffers of one row); an out-of-memory error halves the
+batch, and the adapter remembers the rows x tokens that did not fit so later batches start below it.
 
 ``identity`` is computed from the files on disk (local folder or the local Hugging Face cache snapshot)
 without loading weights; the model loads on the first ``generate``. Decoding: prompts of a call are
@@ -64,7 +65,7 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _CHAT = ("auto", "true", "false")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-_DEFAULT_BATCH = {"cpu": 8, "mps": 16, "cuda": 256}
+_DEFAULT_BATCH = {"cpu": 16, "mps": 16, "cuda": 256}
 # On CUDA ``auto`` batches are sized by memory; this caps them (and is the engine's prompts per call).
 _MAX_AUTO_ROWS = 256
 # Share of the free device memory an auto-sized batch may plan to use: allocator slack, fragmentation.
@@ -103,7 +104,7 @@ class LocalModelOptions(AdapterOptions):
     """``true``: plain prompts become one user turn of the chat template; ``auto``/``false``: plain
     prompts are sent as raw text. Chat (``messages``) prompts always need the template; ``false`` refuses them."""
     batch_size: int | None = None
-    """``None`` (or ``auto``) means pick by device: 8 on CPU, 16 on MPS; on CUDA as many as fit in memory
+    """``None`` (or ``auto``) means pick by device: 16 on CPU and MPS; on CUDA as many as fit in memory
     (at most 256), see the module docstring."""
     max_length: int | None = None
     """Prompt + new tokens limit; ``None`` means the model's ``max_position_embeddings``."""
@@ -312,7 +313,7 @@ def _settings(*, opts: HFOptions, device: str, dtype: str) -> dict[str, Any]:
 
 
 def auto_batch_size(*, device: str, requested: int | None) -> int:
-    """Prompts per engine call: the ``batch_size`` option, else the device's default (8 CPU, 16 MPS, 256 CUDA)."""
+    """Prompts per engine call: the ``batch_size`` option, else the device's default (16 CPU/MPS, 256 CUDA)."""
     return requested or _DEFAULT_BATCH[device.split(":")[0]]
 
 
@@ -486,7 +487,10 @@ def _memory_rows(*, model: Any, device: str, tokens: int, config: GenerationConf
     except (AttributeError, TypeError, ValueError, RuntimeError):
         return 32
     kv_cache = 2 * layers * kv_heads * head_dim * itemsize * tokens
-    prefill = tokens * (3 * inner + 4 * hidden) * itemsize + heads * tokens * tokens * 4
+    # Eager attention materialises float32 scores per head; fused (sdpa/flash) kernels only the mask.
+    eager = getattr(cfg, "_attn_implementation", None) == "eager"
+    scores = (heads * 4 if eager else itemsize) * tokens * tokens
+    prefill = tokens * (3 * inner + 4 * hidden) * itemsize + scores
     vocab_buffers = vocab * (8 * 6 + 4 * (config.max_new_tokens if config.logprobs else 1))
     return max(1, min(_MAX_AUTO_ROWS, int(free * _MEMORY_SHARE) // (kv_cache + prefill + vocab_buffers)))
 
