@@ -1,5 +1,9 @@
 """``python -m benchmarks [--quick] [--only NAME ...]``: run the benchmarks, print the table, save figures.
 
+``--device cpu|cuda|auto`` and ``--model-size`` choose where and on which model the ``hf`` benchmark
+runs (``python -m benchmarks --only hf --device cuda --model-size 1b`` on any CUDA machine, no download);
+benchmark modules whose ``run`` takes ``device`` / ``model_size`` keyword arguments receive them.
+
 Writes ``benchmarks/results/latest.json`` (ignored by git) and ``benchmarks/RESULTS.md`` (committed: the
 last measured table, the machine and the date). Optional benchmarks run only when their extra is
 installed (``ray_scaling`` needs ray).
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import json
 import sys
 import tempfile
@@ -17,10 +22,12 @@ import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks import REPO, Measure, machine
+from benchmarks.bench_hf import MODEL_SIZE_CHOICES
 
-BENCHMARKS = ("startup", "toxicity", "hf", "loglik", "replay100k", "cache", "garak")
+BENCHMARKS = ("startup", "openai", "toxicity", "hf", "loglik", "replay100k", "cache", "garak")
 """In run order: cheapest first. Module ``benchmarks.bench_<name>``. ``garak`` returns no rows (and says why)
 when no garak interpreter is found (``AUDITKIT_GARAK_PYTHON``, default ``/tmp/garak-venv/bin/python``)."""
 OPTIONAL = {"ray_scaling": ("benchmarks.ray_scaling", "ray")}
@@ -79,13 +86,75 @@ def _modules(only: list[str] | None) -> list[tuple[str, str]]:
     return chosen
 
 
+def _model_flags(args: argparse.Namespace, device: str) -> str:
+    """The flags that chose the hf benchmark's device and model, as the RESULTS.md command shows them."""
+    return f" --device {device}" + (f" --model-size {args.model_size}" if args.model_size else "")
+
+
+def _resolve_device(requested: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one: exit 2 with a reason."""
+    if requested == "cpu":
+        return "cpu"
+    try:
+        import torch
+
+        available = bool(torch.cuda.is_available())
+    except ImportError:
+        available = False
+    if requested == "auto":
+        return "cuda" if available else "cpu"
+    if not available:
+        print("error: --device cuda: this machine has no CUDA device torch can use "
+              "(torch.cuda.is_available() is False). Run with --device cpu (or auto) here, "
+              "or on a machine with an NVIDIA GPU and a CUDA build of torch.", file=sys.stderr)
+        raise SystemExit(2)
+    return "cuda"
+
+
+def _run_module(loaded: object, *, quick: bool, workdir: Path, device: str, model_size: str | None) -> list[Measure]:
+    """Call ``loaded.run``, passing ``device`` / ``model_size`` only to modules that take them."""
+    run = loaded.run  # type: ignore[attr-defined]
+    params = inspect.signature(run).parameters
+    extra: dict[str, object] = {}
+    if "device" in params:
+        extra["device"] = device
+    if "model_size" in params:
+        extra["model_size"] = model_size
+    found: list[Measure] = run(quick=quick, workdir=workdir, **extra)
+    return found
+
+
+def _results_markdown(*, args: argparse.Namespace, device: str, doc: dict[str, Any], rows: list[list[str]]) -> str:
+    info, failures = doc["machine"], doc["failures"]
+    mode = "quick" if args.quick else "full"
+    command = (f"python -m benchmarks{' --quick' if args.quick else ''}"
+               f"{''.join(' --only ' + o for o in args.only or [])}{_model_flags(args, device)}")
+    gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
+    return (
+        "# Last measured benchmark figures\n\n"
+        f"Written by `{command}` on {doc['date']} ({mode} workloads). "
+        "See docs/benchmarks.md for what each row measures.\n\n"
+        + _markdown(rows) + "\n\n"
+        + (("Failed to run: " + "; ".join(f"{k}: {v}" for k, v in failures.items()) + "\n\n") if failures else "")
+        + f"Machine: {info['cpu']}{gpu}, {info['cores']} cores, {info['memory_gb']} GB RAM, {info['platform']}, "
+        f"Python {info['python']}; load average at the end {info['load_average']} (the machine is shared).\n\n"
+        + "Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v) + "\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads (smoke check, not the figures)")
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
     parser.add_argument("--no-write", action="store_true", help="do not write latest.json / RESULTS.md")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                        help="where the hf benchmark runs (default auto: cuda when available)")
+    parser.add_argument("--model-size", choices=MODEL_SIZE_CHOICES, default=None,
+                        help="hf benchmark model: the bundled SmolLM2-135M, or random weights of that size "
+                        "(default: bundled on CPU, 1b on CUDA)")
     args = parser.parse_args(argv)
+    device = _resolve_device(args.device)
 
     started = time.time()
     measures: list[Measure] = []
@@ -101,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"   {name}: skipped ({module} has no run(*, quick, workdir); run it directly)",
                           file=sys.stderr)
                     continue
-                found = loaded.run(quick=args.quick, workdir=workdir / name)
+                found = _run_module(loaded, quick=args.quick, workdir=workdir / name, device=device,
+                                    model_size=args.model_size)
             except Exception as exc:  # one broken benchmark must not hide the others' figures
                 traceback.print_exc()
                 failures[name] = f"{type(exc).__name__}: {exc}"
@@ -114,10 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, error in failures.items():
         print(f"{name}: FAILED to run: {error}")
     info = machine()
+    if device == "cuda":
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(0)
     doc = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "only": args.only,
+        "device": device,
+        "model_size": args.model_size,
         "duration_s": round(time.time() - started, 1),
         "machine": info,
         "measures": [m.to_dict() for m in measures],
@@ -126,19 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         (RESULTS_DIR / "latest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        mode = "quick" if args.quick else "full"
-        RESULTS_MD.write_text(
-            "# Last measured benchmark figures\n\n"
-            f"Written by `python -m benchmarks{' --quick' if args.quick else ''}"
-            f"{''.join(' --only ' + o for o in args.only or [])}` on {doc['date']} ({mode} workloads). "
-            "See docs/benchmarks.md for what each row measures.\n\n"
-            + _markdown(rows) + "\n\n"
-            + (("Failed to run: " + "; ".join(f"{k}: {v}" for k, v in failures.items()) + "\n\n") if failures else "")
-            + f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB RAM, {info['platform']}, "
-            f"Python {info['python']}; load average at the end {info['load_average']} (the machine is shared).\n\n"
-            + "Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v) + "\n",
-            encoding="utf-8",
-        )
+        RESULTS_MD.write_text(_results_markdown(args=args, device=device, doc=doc, rows=rows), encoding="utf-8")
     bad = [m for m in measures if m.passed is False]
     return 1 if bad or failures else 0
 

@@ -5,7 +5,9 @@ Generation config precedence (lowest first): the built-in ``GenerationConfig`` d
 ``generation`` pins. Pins win over the CLI on purpose: a probe pins what its metric needs (memorization is
 defined on greedy 50-token continuations), and a global flag must not silently redefine the metric.
 
-Adapters receive batches that share one config, so the plan groups prompts by their effective config.
+Adapters receive batches that share one config, so the plan groups prompts by their effective config —
+by value, across suites: prompts of different suites that decode alike share one group, so the engine's
+batches are full and only the last batch of each config is partial (tests/test_engine_batches.py).
 """
 
 from __future__ import annotations

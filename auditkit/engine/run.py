@@ -160,6 +160,8 @@ def _encodable(gen: Generation) -> Generation:
 
 
 def _batches(plan: Plan, keys: Mapping[str, str], missing: set[str], size: int) -> list[GenerationBatch]:
+    """Batches of ``size`` over each config group's uncached prompts, whatever suite they come from: only the
+    last batch of a config is partial. Sampled outputs are seeded per prompt, so composition changes nothing."""
     batches: list[GenerationBatch] = []
     for group in plan.groups:
         todo = [p for p in group.prompts if p.id in missing]
