@@ -174,6 +174,24 @@ def test_the_report_lead_shows_one_limit_line_per_measure_and_folds_the_axes_awa
     assert len(lead.more_limits) == 6  # every axis on its own, behind a fold
 
 
+def test_a_key_metric_keeps_the_analyzers_caveat(tmp_path: Path) -> None:
+    from auditkit.report.lead import lead_view
+    from auditkit.report.markdown import render_markdown
+
+    floor = {"analyzer": "toxicity", "name": "toxic_fraction_corrected", "value": 0.0, "ci_low": 0.0,
+             "ci_high": 0.0, "n": 195, "group": None,
+             "details": {"note": "the corrected rate (clipped at 0) is a floor, not an estimate"}}
+    summary = _summary(_results([], metrics=[floor]))
+    (key,) = [k for k in summary.key_metrics if k.name == "toxic_fraction_corrected"]
+    assert key.caveat == "the corrected rate (clipped at 0) is a floor, not an estimate"
+    assert lead_view(summary=summary, findings=[]).key_metrics[0].caveat == key.caveat
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(_results([], metrics=[floor])), encoding="utf-8")
+    text = render_markdown(run_dir=run).read_text(encoding="utf-8")
+    assert "Caution: the corrected rate (clipped at 0) is a floor, not an estimate" in text
+
+
 def test_limits_read_comparisons_mde_and_underpowered_gate_rules() -> None:
     analyses = {"bias": {"summary": {"thresholds": {"sentiment": 0.1}, "axes": {"gender": {"comparisons": [
         {"measure": "sentiment", "mde": 0.3, "n": 40}, {"measure": "sentiment", "mde": 0.25, "n": 40}]}}}}}

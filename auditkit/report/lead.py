@@ -60,6 +60,8 @@ class KeyMetric:
     bar: IntervalBar | None
     metric: str = ""
     """``analyzer.name``, shown under a declared label (empty when the label is that id)."""
+    caveat: str = ""
+    """What the analyzer says the number does not mean (shown under it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ def lead_view(*, summary: ReportSummary, findings: Sequence[FindingView]) -> Lea
                            metric=f"{k.analyzer}.{k.name}" if k.label else "", description=k.description,
                            words=f"{k.view.value}{(' ' + k.view.unit) if k.view.unit else ''}, "
                                  f"95% interval {k.view.interval}",
-                           bar=interval_bar(interval=k.interval)) for k in summary.key_metrics)
+                           bar=interval_bar(interval=k.interval), caveat=k.caveat) for k in summary.key_metrics)
     folded = fold_limits(limits=summary.limits)
     shown = folded[:LIMITS_IN_VIEW]
     more = summary.limits if len(summary.limits) > len(shown) else ()

@@ -100,8 +100,9 @@ def _metrics(summary: ReportSummary) -> list[str]:
     for k in summary.key_metrics:
         unit = k.view.unit if k.view.unit not in ("fraction", "") else ""
         name = f"{k.label} ({k.name})" if k.label else k.name  # the declared label, and the id to look up
+        what = f"{k.description} Caution: {k.caveat}" if k.caveat else k.description
         rows.append((k.analyzer, name, f"{k.view.value}{' ' + unit if unit else ''}", k.view.interval,
-                     k.view.ideal or "", k.description))
+                     k.view.ideal or "", what))
     return _table(("Analyzer", "Metric", "Value", "95% interval", "Better", "What it measures"), rows)
 
 

@@ -82,6 +82,9 @@ class KeyMetric:
     interval: PlainInterval
     label: str = ""
     """What people call it (the spec's ``label``, with the group when there is one); empty: none declared."""
+    caveat: str = ""
+    """The analyzer's own warning about this figure (its ``details.note``), e.g. that a corrected rate
+    clipped at 0 is a floor, not an estimate: shown with the number, never dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,11 +237,18 @@ def _key_metrics(results: Mapping[str, Any], specs: RunMetricSpecs, ran: Sequenc
                 description=spec.description if spec else str(m.get("method") or ""), view=view,
                 interval=PlainInterval(value=float(m["value"]), ci_low=float(m["ci_low"]), ci_high=float(m["ci_high"]),
                                        percent=bool(spec and spec.percent), label=str(m.get("name"))),
-                label=(spec.label + ("" if label == "overall" else f" ({label})")) if spec and spec.label else ""))
+                label=(spec.label + ("" if label == "overall" else f" ({label})")) if spec and spec.label else "",
+                caveat=_caveat(m)))
             picked += 1
             if picked >= KEY_METRICS_PER_ANALYZER:
                 break
     return tuple(chosen[:KEY_METRICS])
+
+
+def _caveat(metric: Mapping[str, Any]) -> str:
+    details = metric.get("details")
+    note = details.get("note") if isinstance(details, Mapping) else None
+    return note.strip() if isinstance(note, str) else ""
 
 
 # ---- scorers --------------------------------------------------------------------------------------
