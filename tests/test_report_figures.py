@@ -129,6 +129,20 @@ def test_gap_plot_marks_threshold_and_mde_where_they_are_and_tells_which_gaps_cl
     assert "The audit was too small to detect a gap as large as the threshold." in gap.alt
 
 
+def test_a_gap_the_corrected_test_does_not_find_is_not_marked_however_tight_its_interval() -> None:
+    """Four pairs can give a bootstrap interval of one point (-0.2 to -0.2) while the analyzer's max-T
+    adjusted p is 1: the chart follows the analyzer, so it never marks a gap the findings do not."""
+    results = _fairness_results({"a": {"toxic": 0.0}, "b": {"toxic": 0.4}}, gaps={"toxic": {"a": -0.2, "b": 0.2}})
+    entry = results["analyses"]["fair"]["summary"]["axes"]["gender"]
+    for row, p in zip(entry["group_vs_rest"], (1.0, 0.001), strict=True):
+        row.update(ci_low=row["gap"], ci_high=row["gap"], p_adjusted=p)
+    gap = section_figures(name="fair", results=results, scan=OutputScan())[1]
+    points = {p.get("data-label"): p for p in _marks(_parse(gap), "point")}
+    assert points["a vs rest"].get("fill") == "#ffffff"  # could be chance, as the corrected test says
+    assert points["b vs rest"].tag.removeprefix(_SVG) == "rect"  # found, and beyond the threshold
+    assert "Could be chance (not shown to differ from 0): 1 of 2 gaps (a vs rest -20 points)" in gap.alt
+
+
 def test_axes_and_measures_are_chosen_by_how_far_gaps_stand_out() -> None:
     results = _fairness_results({"a": {"refusal": 0.1, "toxic": 0.1}, "b": {"refusal": 0.1, "toxic": 0.1}},
                                 gaps={"refusal": {"a": 0.2, "b": -0.2}, "toxic": {"a": 0.01, "b": -0.01}})

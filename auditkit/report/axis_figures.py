@@ -72,17 +72,30 @@ def _num(x: Any) -> float | None:
     return float(x) if finite(x) else None
 
 
-def _gaps(entry: Mapping[str, Any], measure: str) -> list[Estimate]:
+def _gaps(entry: Mapping[str, Any], measure: str, alpha: float = 0.05) -> list[Estimate]:
     """Each group against the rest; failing that, the pairwise comparisons (a − b)."""
     vs_rest = [g for g in entry.get("group_vs_rest") or [] if isinstance(g, Mapping) and g.get("measure") == measure]
     if vs_rest:
         return [Estimate(label=f"{g.get('group')} vs rest", value=_num(g.get("gap")), low=_num(g.get("ci_low")),
-                         high=_num(g.get("ci_high")), n=int(g["n"]) if finite(g.get("n")) else None)
+                         high=_num(g.get("ci_high")), n=int(g["n"]) if finite(g.get("n")) else None,
+                         significant=_significant(g, alpha))
                 for g in vs_rest]
     pairs = [g for g in entry.get("comparisons") or [] if isinstance(g, Mapping) and g.get("measure") == measure]
     return [Estimate(label=f"{g.get('group_a')} − {g.get('group_b')}", value=_num(g.get("gap")),
                      low=_num(g.get("ci_low")), high=_num(g.get("ci_high")),
-                     n=int(g["n"]) if finite(g.get("n")) else None) for g in pairs]
+                     n=int(g["n"]) if finite(g.get("n")) else None, significant=_significant(g, alpha))
+            for g in pairs]
+
+
+def _significant(gap: Mapping[str, Any], alpha: float) -> bool | None:
+    """The analyzer's corrected verdict on one gap, when it reports an adjusted p-value."""
+    p = gap.get("p_adjusted")
+    return float(p) < alpha if finite(p) else None
+
+
+def _alpha(summary: Mapping[str, Any]) -> float:
+    value = summary.get("alpha")
+    return float(value) if finite(value) and 0 < value < 1 else 0.05
 
 
 def _threshold(summary: Mapping[str, Any], measure: str) -> float | None:
@@ -96,10 +109,10 @@ def _mde(entry: Mapping[str, Any], measure: str) -> float | None:
     return abs(float(value)) if finite(value) else None
 
 
-def _strength(entry: Mapping[str, Any], measure: str, threshold: float | None) -> tuple[float, float]:
+def _strength(entry: Mapping[str, Any], measure: str, threshold: float | None, alpha: float) -> tuple[float, float]:
     """(largest |gap| whose interval excludes 0, largest |gap|), in units of the threshold."""
     unit = threshold or 1.0
-    gaps = _gaps(entry, measure)
+    gaps = _gaps(entry, measure, alpha)
     if not gaps:  # no gap statistics: the spread of the group values
         values = [e.value for g in _groups(entry) if finite((e := _measure_estimate(g, measure)).value)]
         spread = (max(values) - min(values)) / unit if len(values) > 1 else 0.0
@@ -130,8 +143,10 @@ def _leads(summary: Mapping[str, Any], axes: Mapping[str, Any]) -> list[_Lead]:
         if not present:
             continue
         # max() keeps the first of equals: the declared measure order breaks ties
-        best = max(present, key=lambda m: _strength(entry, m, _threshold(summary, m)))
-        leads.append(_Lead(axis=str(axis), measure=best, strength=_strength(entry, best, _threshold(summary, best))))
+        alpha = _alpha(summary)
+        best = max(present, key=lambda m: _strength(entry, m, _threshold(summary, m), alpha))
+        leads.append(_Lead(axis=str(axis), measure=best,
+                           strength=_strength(entry, best, _threshold(summary, best), alpha)))
     return sorted(leads, key=lambda lead: (-lead.strength[0], -lead.strength[1], lead.axis))
 
 
@@ -179,14 +194,14 @@ def _gap_words(gaps: Sequence[Estimate], threshold: float | None, mde: float | N
         parts.append("Different from 0 but under the threshold: " + "; ".join(
             f"{g.label} {numbers.show(g.value, signed=True)}{numbers.interval(g)}" for g in kinds["differs"]) + ".")
     if kinds["unclear"]:
-        parts.append(f"Not distinguishable from 0: {len(kinds['unclear'])} of {len(gaps)} gaps ("
+        parts.append(f"Could be chance (not shown to differ from 0): {len(kinds['unclear'])} of {len(gaps)} gaps ("
                      + ", ".join(f"{g.label} {numbers.show(g.value, signed=True)}" for g in kinds["unclear"]) + ").")
     return " ".join(parts)
 
 
 def _gap_figure(name: str, lead: _Lead, entry: Mapping[str, Any], summary: Mapping[str, Any], label: str,
                 numbers: Numbers) -> Figure | None:
-    gaps = _gaps(entry, lead.measure)
+    gaps = _gaps(entry, lead.measure, _alpha(summary))
     if not gaps:
         return None
     gaps.sort(key=lambda g: (not finite(g.value), -abs(g.value) if finite(g.value) else 0.0, g.label))

@@ -127,11 +127,15 @@ def forest_plot(*, uid: str, title: str, desc: str, rows: Sequence[Estimate], re
 
 
 def gap_class(e: Estimate, threshold: float | None) -> str:
-    """``beyond`` (interval excludes 0 and the gap reaches the threshold), ``differs`` (excludes 0 only),
-    ``unclear`` (interval includes 0 or is missing)."""
-    if not (finite(e.value) and finite(e.low) and finite(e.high)):
+    """``beyond`` (shown to differ from 0 and the gap reaches the threshold), ``differs`` (shown to differ
+    only), ``unclear`` (not shown to differ). "Shown to differ" is the analyzer's corrected test when the
+    estimate carries one, so the chart never marks a gap the findings do not; else the interval excluding 0."""
+    if not finite(e.value):
         return "unclear"
-    if e.low <= 0 <= e.high:
+    if e.significant is not None:
+        if not e.significant:
+            return "unclear"
+    elif not (finite(e.low) and finite(e.high)) or e.low <= 0 <= e.high:
         return "unclear"
     if threshold is not None and abs(e.value) >= threshold:
         return "beyond"
@@ -144,7 +148,7 @@ _GAP_MARK = {"beyond": ("square", COLORS["alarm"]), "differs": ("circle", COLORS
 
 def _legend(y: float) -> list[str]:
     items = [("beyond", "reaches the threshold"), ("differs", "differs from 0, under it"),
-             ("unclear", "interval includes 0")]
+             ("unclear", "could be chance")]
     parts, x = [], 16.0
     for kind, words in items:
         shape, color = _GAP_MARK[kind]

@@ -83,6 +83,9 @@ class Estimate:
     low: float | None = None
     high: float | None = None
     n: int | None = None
+    significant: bool | None = None
+    """The analyzer's own verdict after its multiple-testing correction (adjusted p below alpha), when it
+    gives one: a bootstrap interval of a few pairs can exclude 0 while the corrected test finds nothing."""
 
     @property
     def has_interval(self) -> bool:
