@@ -1,14 +1,14 @@
 """Open a report with hostile outputs in headless Chromium: no network, no script, no console error.
 
 Uses Debian's chromium (installed by ``python -m tests.setup_browser``, which `make test` runs) driven
-over the DevTools protocol by a small websocket client; it saves a screenshot to test-output/report.png
-and, with AUDITKIT_UPDATE_SCREENSHOT=1, refreshes docs/images/report.png for the README.
+over the DevTools protocol by a small websocket client; it saves a screenshot to test-output/report.png.
+The README's docs/images/report.png is the report of a real audit of the bundled model instead:
+tests/test_e2e_bundled.py refreshes it with AUDITKIT_UPDATE_SCREENSHOT=1.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,3 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
     assert "What we found" in log.probes["body_text"] and "What this audit could not detect" in log.probes["body_text"]
     assert screenshot.stat().st_size > 10_000
     assert (ROOT / "test-output" / "report.pdf").read_bytes()[:5] == b"%PDF-"
-    if os.environ.get("AUDITKIT_UPDATE_SCREENSHOT") == "1":
-        target = ROOT / "docs" / "images" / "report.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(screenshot, target)
