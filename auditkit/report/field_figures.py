@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditkit.analyzers.output_fields import OutputField
-from auditkit.report import charts
 from auditkit.report.distribution import bin_values, histogram_plot
 from auditkit.report.evidence import FieldTally, OutputScan
 from auditkit.report.figure import Figure
-from auditkit.report.svg import Numbers, slug
+from auditkit.report.forest import forest_plot
+from auditkit.report.svg import Estimate, Numbers, slug
 
 __all__ = [
     "field_figures",
@@ -52,13 +52,13 @@ def _figures_of(name: str, declared: OutputField, tally: FieldTally) -> list[Fig
         out.append(Figure(title=title, alt=desc, key=f"{key}-per-output", svg=histogram_plot(
             uid=f"{key}-per-output", title=title, desc=desc, edges=edges, counts=counts, threshold=None,
             x_label=declared.label.lower(), numbers=Numbers(unit=declared.unit or None))))
-    probes = [(k, v) for k, v, _ in probe_means(tally) if v is not None]
+    probes = [Estimate(label=k, value=v, n=int(t[1])) for k, v, t in probe_means(tally) if v is not None]
     if probes:
         title = f"Mean {declared.label[:1].lower()}{declared.label[1:]} by probe{_unit(declared)}"
-        desc = "; ".join(f"{k}: {_show(v)}{unit}" for k, v in probes[:MAX_PROBES])
-        out.append(Figure(title=title, alt=desc, key=f"{key}-by-probe", svg=charts.bar_chart(
-            bars=[charts.Bar(label=k, value=v) for k, v in probes[:MAX_PROBES]], title=title,
-            unit=f"{declared.unit or 'value'} per output")))
+        desc = "; ".join(f"{e.label}: {_show(e.value)}{unit}" for e in probes[:MAX_PROBES] if e.value is not None)
+        out.append(Figure(title=title, alt=desc, key=f"{key}-by-probe", svg=forest_plot(
+            uid=f"{key}-by-probe", title=title, desc=desc, rows=probes[:MAX_PROBES], references=(),
+            numbers=Numbers(unit=declared.unit or None), axis_label=f"mean {declared.label.lower()} per output")))
     return out
 
 
