@@ -27,8 +27,9 @@ from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.options import AnalyzerOptions
 from auditkit.analyzers.output_fields import OutputField
+from auditkit.analyzers.report_evidence import ReportEvidence
 from auditkit.errors import ConfigError
-from auditkit.records import Generation, GenerationConfig, Metric, Prompt, Score
+from auditkit.records import Finding, Generation, GenerationConfig, Metric, Prompt, Score
 from auditkit.sources.base import LoadedSource, file_hash, prompt_sources
 
 # --- a prompt source: ``lines:FILE``, one completion prompt per line --------------------------------
@@ -107,6 +108,10 @@ class ShoutingAnalyzer:
     # outputs.jsonl's per-output word count (the adapter reports it): charted in this analyzer's section
     output_fields = (OutputField(name="output_tokens", label="Words shouted", unit="words",
                                  method_field="finish_reason"),)
+    # shouted text may offend: its section hides texts, lists the loudest outputs and tabulates the cited ones
+    report_evidence = ReportEvidence(sensitive=True, top_scores=("capital_share",),
+                                     cited_columns=(("capital_share", "Capital share"),),
+                                     cited_caption="Shouted outputs")
     batch_size = 64
     cache_scores = True
 
@@ -127,7 +132,11 @@ class ShoutingAnalyzer:
         loud = sum(v >= self.options.min_share for v in values)
         metric = Metric(analyzer=self.name, name="shouting_fraction", value=loud / len(values), n=len(values),
                         method="share of outputs with capital share >= min_share")
-        return Analysis(metrics=(metric,))
+        loud_ids = (s.prompt_id for s in scores if s.analyzer == self.name and (s.value or 0) >= self.options.min_share)
+        cited = tuple(loud_ids)
+        finding = Finding(analyzer=self.name, kind="shouting", severity="low", title="The model shouts.",
+                          evidence=cited[:2])
+        return Analysis(metrics=(metric,), findings=(finding,) if cited else ())
 
 
 @describes(ShoutingAnalyzer)
@@ -179,6 +188,10 @@ def test_an_audit_runs_with_a_new_adapter_analyzer_and_prompt_source(tmp_path: P
     assert '<th scope="row">lines/line</th><td>4.667</td><td>6</td><td>6</td>' in section  # mean by probe
     assert "Words shouted: how each figure was obtained" in section
     assert '<th scope="row">stop</th><td>6</td>' in section  # the finish_reason of all 6
+    # ... and shows its outputs as it declares: behind content warnings, the loudest, the cited ones
+    assert "hidden behind content warnings because they may be offensive" in section
+    assert "Highest shouting.capital_share outputs" in section
+    assert "<caption>Shouted outputs" in section and "<th scope=\"col\">Capital share</th>" in section
 
 
 def test_plugin_options_are_validated_by_their_own_models(tmp_path: Path, registered: None) -> None:

@@ -62,6 +62,9 @@ class itself is registered:
 - ``output_fields``: an :class:`~auditkit.analyzers.output_fields.OutputField` per numeric field of
   outputs.jsonl rows (energy's ``energy_j``) whose distribution and mean by probe its report section
   charts, with how each figure was obtained (optional).
+- ``report_evidence``: a :class:`~auditkit.analyzers.report_evidence.ReportEvidence` saying what its report
+  section shows of its outputs: all behind content warnings (``sensitive``), its highest-scoring outputs,
+  a table of the outputs its findings cite (optional).
 
 Rules: ``score`` gets only outputs that exist (failed generations are counted, not scored) and returns
 scores for them; a scorer failure on one output is a ``Score`` with ``error`` set and ``value=None``,
@@ -78,6 +81,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.output_fields import OutputField
 from auditkit.analyzers.plain_words import PlainMeasure
+from auditkit.analyzers.report_evidence import ReportEvidence
 from auditkit.records import Finding, Generation, Metric, Prompt, Score
 from auditkit.registry import Registry
 
@@ -188,6 +192,8 @@ class AnalyzerInfo:
     """Words for its measures in the report summary's sentences (``plain_measures`` on the class)."""
     output_fields: tuple[OutputField, ...] = ()
     """Per-output numbers of outputs.jsonl its report section charts (``output_fields`` on the class)."""
+    report_evidence: ReportEvidence = field(default_factory=ReportEvidence)
+    """What its report section shows of its outputs (``report_evidence`` on the class)."""
 
 
 def _declaring_class(factory: Any) -> Any:
@@ -216,7 +222,13 @@ def analyzer_info(*, name: str) -> AnalyzerInfo:
         wants_model_facts=getattr(source, "wants_model_facts", False) is True,
         plain_measures=tuple(p for p in getattr(source, "plain_measures", ()) or () if isinstance(p, PlainMeasure)),
         output_fields=tuple(f for f in getattr(source, "output_fields", ()) or () if isinstance(f, OutputField)),
+        report_evidence=_report_evidence(source),
     )
+
+
+def _report_evidence(source: Any) -> ReportEvidence:
+    declared = getattr(source, "report_evidence", None)
+    return declared if isinstance(declared, ReportEvidence) else ReportEvidence()
 
 
 def declared_metric_specs(analyzer: Analyzer) -> tuple[MetricSpec, ...]:

@@ -32,6 +32,7 @@ from auditkit.analyzers.extraction import (
 from auditkit.analyzers.memorization_options import MemorizationOptions
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.pii import detect_pii, mask_pii, presidio_available
+from auditkit.analyzers.report_evidence import ReportEvidence
 from auditkit.errors import ConfigError, InputError
 from auditkit.jsonl import read_jsonl
 from auditkit.records import Finding, Metric, Prompt, Score, Severity
@@ -60,6 +61,11 @@ class MemorizationAnalyzer:
     title = "Memorization"
     report_order = 30
     options_model = MemorizationOptions
+    report_evidence = ReportEvidence(
+        top_scores=("edit_similarity", "lcp"),
+        cited_columns=(("lcp", "Common prefix (tokens)"), ("edit_similarity", "Edit similarity")),
+        cited_caption="Extracted passages (outputs cited by memorization findings)",
+    )
     metric_specs = (
         MetricSpec(name="extractable_rate", label="Extractable training text",
                    direction="lower_is_better", unit="fraction", percent=True,

@@ -14,9 +14,16 @@ from typing import Any, Literal
 from auditkit.analyzers.base import DEFAULT_REPORT_ORDER, analyzer_info, analyzers
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec, specs_from_json
 from auditkit.analyzers.output_fields import OutputField
+from auditkit.analyzers.report_evidence import ReportEvidence
 from auditkit.errors import AuditkitError
 
-__all__ = ["RunMetricSpecs", "declared_output_fields", "report_placement", "run_metric_specs"]
+__all__ = [
+    "RunMetricSpecs",
+    "declared_output_fields",
+    "declared_report_evidence",
+    "report_placement",
+    "run_metric_specs",
+]
 
 
 def run_metric_specs(*, results: Mapping[str, Any], analyzer: str) -> tuple[MetricSpec, ...]:
@@ -84,3 +91,14 @@ def declared_output_fields(*, name: str) -> tuple[OutputField, ...]:
     except (AuditkitError, ImportError):
         pass
     return ()
+
+
+def declared_report_evidence(*, name: str) -> ReportEvidence:
+    """What the analyzer ``name`` declares its report section shows of its outputs; the defaults (nothing
+    beyond each finding's evidence) when it is unknown, broken or declares nothing."""
+    try:
+        if name in analyzers:
+            return analyzer_info(name=name).report_evidence
+    except (AuditkitError, ImportError):
+        pass
+    return ReportEvidence()

@@ -38,6 +38,7 @@ from typing import Any
 from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
 from auditkit.analyzers.calibration import TOXIC, CalibrationSet, read_calibration
 from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.report_evidence import ReportEvidence
 from auditkit.analyzers.toxicity_backends import ToxicityScorer, check_columns
 from auditkit.analyzers.toxicity_options import BACKENDS, DEFAULT_BACKEND, ToxicityOptions, build_scorer
 from auditkit.analyzers.toxicity_slices import slice_findings
@@ -109,6 +110,7 @@ class ToxicityAnalyzer:
     title = "Toxicity"
     report_order = 10
     options_model = ToxicityOptions
+    report_evidence = ReportEvidence(sensitive=True, top_scores=("toxicity",))
     cache_scores = True  # an output's score depends only on the scorer identity, threshold and text
     # Options read only when aggregating (the calibration is measured there): they leave the score cache
     # key alone, so adding a calibration file does not rescore the outputs.

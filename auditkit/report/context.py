@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditkit.analyzers.metadata import declared_output_fields, report_placement
+from auditkit.analyzers.metadata import declared_output_fields, declared_report_evidence, report_placement
 from auditkit.analyzers.metric_spec import MetricSpec
+from auditkit.analyzers.report_evidence import ReportEvidence
 from auditkit.report.evidence import EvidenceRow, OutputScan
 from auditkit.report.field_figures import probe_means
 from auditkit.report.figure import Figure
@@ -274,22 +275,24 @@ def _field_tables(name: str, scan: OutputScan) -> list[Table]:
     return tables
 
 
-def _extraction_table(findings: Sequence[FindingView], scan: OutputScan) -> list[Table]:
-    """One row per output a memorization finding cites: what was extracted and how much of it."""
+def _cited_table(name: str, declared: ReportEvidence, findings: Sequence[FindingView]) -> list[Table]:
+    """One row per output a finding of analyzer ``name`` cites, with the scores it declares
+    (``cited_columns``): for memorization, what was extracted and how much of it."""
+    if not declared.cited_columns:
+        return []
     rows = []
     for f in findings:
-        if f.analyzer != "memorization":
-            continue
         for row in f.rows + tuple(r for p in f.pairs for side in p.sides for r in side.rows):
-            scores = {k.split(".", 1)[1]: v for k, v in row.scores.items() if k.startswith("memorization.")}
+            scores = {k.split(".", 1)[1]: v for k, v in row.scores.items() if k.startswith(f"{name}.")}
             source = row.attributes.get("source") or row.attributes.get("title") or row.template
-            rows.append((row.id, str(source), f.kind, f.severity, fmt(scores.get("lcp")),
-                         fmt(scores.get("edit_similarity")), fmt(row.output_tokens)))
+            rows.append((row.id, str(source), f.kind, f.severity,
+                         *(fmt(scores.get(key)) for key, _ in declared.cited_columns), fmt(row.output_tokens)))
     if not rows:
         return []
-    return [Table(caption="Extracted passages (outputs cited by memorization findings)",
-                  columns=("Prompt id", "Source", "Kind", "Severity", "Common prefix (tokens)", "Edit similarity",
-                           "Output tokens"), rows=tuple(rows[:TABLE_ROWS]), total=len(rows))]
+    headings = tuple(heading for _, heading in declared.cited_columns)
+    return [Table(caption=declared.cited_caption or f"Outputs cited by {name} findings",
+                  columns=("Prompt id", "Source", "Kind", "Severity", *headings, "Output tokens"),
+                  rows=tuple(rows[:TABLE_ROWS]), total=len(rows))]
 
 
 def _stated_pairs(finding: Mapping[str, Any], scan: OutputScan) -> list[PairView]:
@@ -453,18 +456,16 @@ def analyzer_views(
         own = [m for m in metrics if m.get("analyzer") == name]
         tables: list[Table] = []
         notes: list[str] = []
+        declared = declared_report_evidence(name=name)
+        mine = tuple(f for f in findings if f.analyzer == name)
         tables += _field_tables(name, scan)
-        if name == "memorization":
-            tables += _extraction_table(findings, scan)
+        tables += _cited_table(name, declared, mine)
         tables += generic_tables(summary=summary, skip=("histogram", "per_prompt_j", "energy_methods",
                                                         "instrument"))  # its own section: report/instruments.py
-        top = []
-        if name in ("toxicity", "memorization"):
-            for key in sorted(k for k in scan.top if k.split(".", 1)[0] == name)[:2]:
-                top.append((f"Highest {key} outputs", tuple(scan.top[key])))
-        mine = tuple(f for f in findings if f.analyzer == name)
+        top = [(f"Highest {name}.{key} outputs", tuple(scan.top[f"{name}.{key}"]))
+               for key in declared.top_scores if scan.top.get(f"{name}.{key}")]
         views.append(AnalyzerView(
-            name=name, title=report_placement(name=name)[1], sensitive=name == "toxicity",
+            name=name, title=report_placement(name=name)[1], sensitive=declared.sensitive,
             identity=_kv_table("Scorer", list(identity.items())),
             figures=tuple(section_figures(name=name, results=results, scan=scan)),
             narrative=_narrative(name=name, scan=scan, findings=mine, metrics=len(own)),
