@@ -61,6 +61,21 @@ def test_every_metric_carries_method_scope_and_range():
     assert m["j_per_token"].value == pytest.approx(210.0 / 105)
 
 
+def test_an_unmeasured_figure_says_its_interval_is_sampling_error_only():
+    estimated = _overall(_analyse([_obs(i, energy=10.0 * (i + 1)) for i in range(4)]))
+    note = estimated["j_per_prompt"].details["note"]
+    # mean 25 J, estimated ×0.5–×2.5: 12.5 to 62.5 J, much wider than the bootstrap interval
+    assert "estimated (4 of 4 figures)" in note and "anywhere from 12.5 to 62.5 J" in note
+    assert "covers sampling error only" in note
+    assert "J/token" in estimated["j_per_token"].details["note"]  # each metric in its own unit
+    provided = _overall(_analyse([_obs(0, energy=5.0, method="provided"), _obs(1, energy=7.0, method="provided")]))
+    assert "cannot say how far off it may be" in provided["j_per_prompt"].details["note"]
+    measured = _overall(_analyse([_obs(0, energy=5.0, method="measured-nvml"), _obs(1, energy=7.0,
+                                                                                   method="measured-nvml")]))
+    assert "note" not in measured["j_per_prompt"].details  # a counter's own error is within its stated range
+    assert "note" not in estimated["tokens_per_s"].details
+
+
 def test_carbon_per_prompt_and_per_1k_tokens_hand_computed():
     items = [_obs(0, energy=3600.0, tokens=100), _obs(1, energy=7200.0, tokens=300)]
     m = _overall(_analyse(items, grid="FRA", pue="1.2"))

@@ -337,7 +337,7 @@ class EnergyAnalyzer:
                     f"({self.grid.zone}), PUE {self.options.pue:g}",
                 )
             )
-        return out
+        return [_with_caveat(metric) for metric in out]
 
     # -- summary -------------------------------------------------------------------------------------
 
@@ -455,6 +455,28 @@ def _basis(figs: Sequence[_Figure]) -> str:
         "; ".join(f"{k}: {m.method_info(label=k).range_basis}" for k in sorted({f.method for f in figs}))
         or "n/a"
     )
+
+
+def _with_caveat(metric: Metric) -> Metric:
+    """Say beside an energy figure what its 95% interval leaves out when the energy was not measured by a
+    counter: the interval is sampling error over prompts, the method's own error can be far larger (×0.5 to
+    ×2.5 for an estimate), and a reader must not take the narrow interval for the accuracy of the number."""
+    details = metric.details
+    methods = details.get("energy_methods")
+    if metric.value is None or not isinstance(methods, Mapping):
+        return metric
+    unmeasured = {k: n for k, n in methods.items() if m.method_info(label=k).kind != "measured counter"}
+    if not unmeasured:
+        return metric
+    kinds = ", ".join(f"{m.method_info(label=k).kind} ({n} of {sum(methods.values())} figures)"
+                      for k, n in sorted(unmeasured.items()))
+    low, high = details.get("range_low"), details.get("range_high")
+    unit = f" {metric.unit}" if metric.unit else ""
+    span = (f"the true value may lie anywhere from {low:.3g} to {high:.3g}{unit} ({details.get('range_basis')})"
+            if isinstance(low, (int, float)) and isinstance(high, (int, float))
+            else f"auditkit cannot say how far off it may be ({details.get('range_basis')})")
+    note = f"Not measured by an energy counter: {kinds}; {span}. The 95% interval covers sampling error only."
+    return dataclasses.replace(metric, details={**details, "note": note})
 
 
 def _range(low: float | None, high: float | None) -> dict[str, Any]:
