@@ -427,7 +427,7 @@ def test_reference_log_likelihood_matches_the_generated_tokens(adapter: HFAdapte
 def test_cuda_auto_batches_are_sized_by_free_memory(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from auditkit.adapters import hf
+    from auditkit.adapters import hf, hf_batching
 
     free = {"bytes": 2 * 2**30}
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a, **k: (free["bytes"], 80 * 2**30))
@@ -435,20 +435,20 @@ def test_cuda_auto_batches_are_sized_by_free_memory(tiny_model_dir: Path, monkey
                              intermediate_size=8192, vocab_size=49152, num_hidden_layers=16)
     model = SimpleNamespace(config=config, dtype=torch.bfloat16)  # a 1B Llama's shapes
     sampled = GenerationConfig(max_new_tokens=64, temperature=1.0)
-    rows = hf._memory_rows(model=model, device="cuda", tokens=128, config=sampled)
+    rows = hf_batching.memory_rows(model=model, device="cuda", tokens=128, config=sampled)
     # Per row at 128 tokens: KV cache 4 MiB, prefill ~8.5 MB, sampling buffers ~2.4 MB; 70 % of 2 GiB.
     assert 1.4 * 2**30 / 20e6 < rows < 1.4 * 2**30 / 10e6
-    longer = hf._memory_rows(model=model, device="cuda", tokens=1024, config=sampled)
+    longer = hf_batching.memory_rows(model=model, device="cuda", tokens=1024, config=sampled)
     assert rows / 12 < longer < rows / 6  # 8x the tokens: 8x the per-token memory, the vocabulary part fixed
     logprobs = GenerationConfig(max_new_tokens=64, temperature=1.0, logprobs=True)
-    assert hf._memory_rows(model=model, device="cuda", tokens=128, config=logprobs) < rows * 0.8
+    assert hf_batching.memory_rows(model=model, device="cuda", tokens=128, config=logprobs) < rows * 0.8
     config.__dict__["_attn_implementation"] = "eager"  # float32 attention scores of 32 heads: far fewer rows
-    assert hf._memory_rows(model=model, device="cuda", tokens=1024, config=sampled) < longer / 2
+    assert hf_batching.memory_rows(model=model, device="cuda", tokens=1024, config=sampled) < longer / 2
     free["bytes"] = 80 * 2**30
-    assert hf._memory_rows(model=model, device="cuda", tokens=128, config=sampled) == 256  # capped
+    assert hf_batching.memory_rows(model=model, device="cuda", tokens=128, config=sampled) == 256  # capped
     free["bytes"] = 2**20
-    assert hf._memory_rows(model=model, device="cuda", tokens=128, config=sampled) == 1  # never zero
-    assert hf._memory_rows(model=SimpleNamespace(config=SimpleNamespace()), device="cuda", tokens=128,
+    assert hf_batching.memory_rows(model=model, device="cuda", tokens=128, config=sampled) == 1  # never zero
+    assert hf_batching.memory_rows(model=SimpleNamespace(config=SimpleNamespace()), device="cuda", tokens=128,
                            config=sampled) == 32  # an unusual config: the old fixed default
 
     # The adapter splits one engine call into batches of what fits (here: 2 rows) — only on CUDA, only auto.
@@ -460,7 +460,7 @@ def test_cuda_auto_batches_are_sized_by_free_memory(tiny_model_dir: Path, monkey
         return real(**{**kwargs, "device": "cpu"})
 
     monkeypatch.setattr(hf_decoding, "generate_batch", spy)
-    monkeypatch.setattr(hf, "_memory_rows", lambda **kwargs: 2)
+    monkeypatch.setattr(hf, "memory_rows", lambda **kwargs: 2)
     adapter.generate(prompts=prompts(), config=GREEDY)
     assert sizes == [4]  # CPU: one call is one batch
     adapter.device = "cuda"

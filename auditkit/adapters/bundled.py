@@ -38,10 +38,10 @@ from auditkit.adapters.hf import (
     HFAdapter,
     HFOptions,
     LocalModelOptions,
-    auto_batch_size,
     resolve_device,
     resolve_dtype,
 )
+from auditkit.adapters.hf_batching import auto_batch_size
 from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.weights import cache_root, file_sha256
 from auditkit.errors import AdapterError, ConfigError

@@ -22,7 +22,6 @@ Token-level decoding lives in :mod:`auditkit.adapters.hf_decoding`.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 import time
@@ -43,6 +42,7 @@ from auditkit.adapters.base import (
     adapters,
     parse_options,
 )
+from auditkit.adapters.hf_batching import LOGLIK_BATCH, auto_batch_size, free_memory, is_out_of_memory, memory_rows
 from auditkit.adapters.hf_sampling import SAMPLER_VERSION
 from auditkit.adapters.weights import files_hash, model_files
 from auditkit.errors import AdapterError, ConfigError
@@ -53,7 +53,6 @@ __all__ = [
     "HFOptions",
     "HF_OPTIONS",
     "LocalModelOptions",
-    "auto_batch_size",
     "cpu_only_torch",
     "make_hf_adapter",
     "parse_hf_options",
@@ -65,13 +64,6 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _CHAT = ("auto", "true", "false")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-_DEFAULT_BATCH = {"cpu": 16, "mps": 16, "cuda": 256}
-# On CUDA ``auto`` batches are sized by memory; this caps them (and is the engine's prompts per call).
-_MAX_AUTO_ROWS = 256
-# Share of the free device memory an auto-sized batch may plan to use: allocator slack, fragmentation.
-_MEMORY_SHARE = 0.7
-# Log-likelihood batches hold full-width logits (rows x tokens x vocabulary): fixed per device.
-_LOGLIK_BATCH = {"cpu": 8, "mps": 16, "cuda": 32}
 
 
 def _choice(value: Any, *, valid: Sequence[str]) -> str:
@@ -312,11 +304,6 @@ def _settings(*, opts: HFOptions, device: str, dtype: str) -> dict[str, Any]:
             "sampler": SAMPLER_VERSION}
 
 
-def auto_batch_size(*, device: str, requested: int | None) -> int:
-    """Prompts per engine call: the ``batch_size`` option, else the device's default (16 CPU/MPS, 256 CUDA)."""
-    return requested or _DEFAULT_BATCH[device.split(":")[0]]
-
-
 class HFAdapter:
     """A transformers causal LM behind the ``Adapter`` protocol; weights load on the first ``generate``."""
 
@@ -392,7 +379,7 @@ class HFAdapter:
         """Rows per ``model.generate`` for prompts of up to ``tokens`` tokens (new ones included)."""
         rows = self._options.batch_size or count
         if self._options.batch_size is None and self.device.startswith("cuda"):
-            rows = min(rows, _memory_rows(model=self._model, device=self.device, tokens=tokens, config=config))
+            rows = min(rows, memory_rows(model=self._model, device=self.device, tokens=tokens, config=config))
         if self._cell_budget is not None:
             rows = min(rows, self._cell_budget // tokens)
         return max(1, rows)
@@ -405,7 +392,7 @@ class HFAdapter:
         limit = self._options.max_length or getattr(self._model.config, "max_position_embeddings", None)
         return hf_loglik.score_requests(
             requests=requests, model=self._model, tokenizer=self._tokenizer, device=self.device,
-            batch_size=self._options.batch_size or _LOGLIK_BATCH[self.device.split(":")[0]], limit=limit,
+            batch_size=self._options.batch_size or LOGLIK_BATCH[self.device.split(":")[0]], limit=limit,
         )
 
     def _run(self, *, items: list[Any], config: GenerationConfig, limit: int | None) -> list[Generation]:
@@ -419,8 +406,8 @@ class HFAdapter:
             if len(items) == 1:
                 return [Generation(prompt_id=items[0].prompt.id, output=None,
                                    error=f"{type(exc).__name__}: {exc}", input_tokens=len(items[0].ids))]
-            if _is_out_of_memory(exc):
-                _free_memory()
+            if is_out_of_memory(exc):
+                free_memory()
                 cells = len(items) * (max(len(item.ids) for item in items) + config.max_new_tokens)
                 self._cell_budget = min(self._cell_budget or cells, cells // 2)
                 half = len(items) // 2
@@ -431,7 +418,7 @@ class HFAdapter:
     def close(self) -> None:
         self._model = None
         self._tokenizer = None
-        _free_memory()
+        free_memory()
 
 
 def _check_chat_usage(*, prompts: Sequence[Prompt], tokenizer: Any, chat: str, model: str) -> None:
@@ -463,61 +450,9 @@ def _length_problem(*, n: int, max_new: int, limit: int | None) -> str | None:
     return None
 
 
-def _memory_rows(*, model: Any, device: str, tokens: int, config: GenerationConfig) -> int:
-    """How many rows of ``tokens`` tokens fit in the free memory of ``device`` (an estimate, at most 256).
-
-    Per row: the KV cache of every layer, the prefill's largest transient activations (MLP, attention
-    scores), and the vocabulary-wide buffers of sampling (float64 probabilities, sort, cumsum) and of
-    log-probs (one float32 row per step). A model whose config lacks the usual fields gets the old
-    fixed default; an out-of-memory error still halves the batch.
-    """
-    import torch
-
-    try:
-        cfg = model.config
-        heads = int(cfg.num_attention_heads)
-        hidden = int(cfg.hidden_size)
-        kv_heads = int(getattr(cfg, "num_key_value_heads", None) or heads)
-        head_dim = int(getattr(cfg, "head_dim", None) or hidden // heads)
-        inner = int(getattr(cfg, "intermediate_size", None) or 4 * hidden)
-        vocab = int(cfg.vocab_size)
-        layers = int(cfg.num_hidden_layers)
-        itemsize = int(model.dtype.itemsize)
-        free, _total = torch.cuda.mem_get_info(torch.device(device))
-    except (AttributeError, TypeError, ValueError, RuntimeError):
-        return 32
-    kv_cache = 2 * layers * kv_heads * head_dim * itemsize * tokens
-    # Eager attention materialises float32 scores per head; fused (sdpa/flash) kernels only the mask.
-    eager = getattr(cfg, "_attn_implementation", None) == "eager"
-    scores = (heads * 4 if eager else itemsize) * tokens * tokens
-    prefill = tokens * (3 * inner + 4 * hidden) * itemsize + scores
-    vocab_buffers = vocab * (8 * 6 + 4 * (config.max_new_tokens if config.logprobs else 1))
-    return max(1, min(_MAX_AUTO_ROWS, int(free * _MEMORY_SHARE) // (kv_cache + prefill + vocab_buffers)))
-
-
 def _prompt_seed(seed: int, prompt_id: str) -> int:
     digest = hashlib.sha256(f"{seed}\0{prompt_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    import torch
-
-    oom = getattr(torch, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-def _free_memory() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
 
 
 def _load_pretrained(

@@ -34,7 +34,6 @@ per request and a line per timeout or retry.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import json
 import os
@@ -56,6 +55,7 @@ from auditkit.adapters.base import (
     parse_options,
 )
 from auditkit.adapters.events import RequestEvent, RequestListener
+from auditkit.adapters.openai_wire import chat_logprobs, completion_logprobs, not_found_message, retry_after_seconds
 from auditkit.errors import AdapterError, ConfigError
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 
@@ -168,21 +168,6 @@ class RequestGaveUpError(Exception):
 
     def __init__(self, *, attempts: int, last: BaseException | None) -> None:
         super().__init__(f"gave up after {attempts} attempt(s): {last}")
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _seed(*, base: int, prompt_id: str) -> int:
@@ -333,10 +318,10 @@ class OpenAIAdapter:
                     f"${self.settings.api_key_env} (server said: {snippet})"
                 )
             if status == 404:
-                raise AdapterError(_not_found(url=url, model=self.settings.model, snippet=snippet))
+                raise AdapterError(not_found_message(url=url, model=self.settings.model, snippet=snippet))
             if status == 429 or status in _RETRY_STATUS or status >= 500:
                 raise _RetryableError(
-                    f"HTTP {status}: {snippet}", retry_after=_retry_after(response.headers.get("retry-after"))
+                    f"HTTP {status}: {snippet}", retry_after=retry_after_seconds(response.headers.get("retry-after"))
                 )
             raise RequestRejectedError(f"HTTP {status}: {snippet}")
         try:
@@ -434,10 +419,10 @@ class OpenAIAdapter:
         usage = data.get("usage") or {}
         if endpoint == "chat":
             text = (choice.get("message") or {}).get("content")
-            tokens, logprobs = _chat_logprobs(choice.get("logprobs"))
+            tokens, logprobs = chat_logprobs(choice.get("logprobs"))
         else:
             text = choice.get("text")
-            tokens, logprobs = _completion_logprobs(choice.get("logprobs"))
+            tokens, logprobs = completion_logprobs(choice.get("logprobs"))
         if not isinstance(text, str):
             refusal = (choice.get("message") or {}).get("refusal")
             reason = (
@@ -493,36 +478,6 @@ class OpenAIAdapter:
 
 
 _PATHS = {"chat": "chat/completions", "completions": "completions"}
-
-
-def _not_found(*, url: str, model: str, snippet: str) -> str:
-    """A 404 names every cause, and for /completions the option that avoids that endpoint."""
-    message = f"{url} answered 404 for model {model!r}: the model does not exist there or base_url is wrong"
-    if url.endswith("/chat/completions"):
-        return f"{message} (server said: {snippet})"
-    return (
-        f"{message}, or the server has no /completions endpoint (server said: {snippet}). Plain prompts go "
-        "to /completions so that they are continued as written; for a chat-only server add "
-        "--model-arg endpoint=chat (each plain prompt then becomes one user turn)."
-    )
-
-
-def _chat_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:
-    content = block.get("content") if isinstance(block, dict) else None
-    if not isinstance(content, list):
-        return None, None
-    return tuple(str(t.get("token", "")) for t in content), tuple(
-        float(t.get("logprob", 0.0)) for t in content
-    )
-
-
-def _completion_logprobs(block: Any) -> tuple[tuple[str, ...] | None, tuple[float, ...] | None]:
-    if not isinstance(block, dict) or not isinstance(block.get("token_logprobs"), list):
-        return None, None
-    tokens = block.get("tokens") or []
-    return tuple(str(t) for t in tokens), tuple(
-        float(x) if x is not None else 0.0 for x in block["token_logprobs"]
-    )
 
 
 @adapters.register("openai")
