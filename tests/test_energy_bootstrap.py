@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from auditkit.analyzers.energy import _bootstrap_mean, _bootstrap_ratio
+from auditkit.analyzers.energy_stats import bootstrap_mean as _bootstrap_mean
+from auditkit.analyzers.energy_stats import bootstrap_ratio as _bootstrap_ratio
 from auditkit.stats import intervals
 
 

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from pydantic import field_validator, model_validator
 
 from auditkit.analyzers.base import Analysis, Observation, analyzers, describes
+from auditkit.analyzers.energy_stats import bootstrap_mean, bootstrap_ratio, range_details, scaled, with_caveat
 from auditkit.analyzers.metric_spec import MetricSpec
 from auditkit.analyzers.options import AnalyzerOptions
 from auditkit.analyzers.output_fields import OutputField
@@ -40,7 +41,6 @@ from auditkit.records import Generation, Metric, Prompt, Score
 __all__ = ["EnergyAnalyzer", "EnergyOptions", "make_energy"]
 
 _J_PER_WH = 3600.0
-_RESAMPLES = 2000
 
 
 class EnergyOptions(AnalyzerOptions):
@@ -167,7 +167,7 @@ class EnergyAnalyzer:
                         name="energy_j",
                         value=fig.joules,
                         label=fig.method,
-                        details=_range(fig.low_j, fig.high_j),
+                        details=range_details(fig.low_j, fig.high_j),
                     )
                 )
             if gen.latency_s and gen.output_tokens is not None and gen.latency_s > 0:
@@ -239,7 +239,7 @@ class EnergyAnalyzer:
             "scope": {k: m.method_info(label=k).scope for k in sorted({f.method for f in measured})},
             "not_measured": len(figs) - len(measured),
         }
-        mean = _bootstrap_mean([f.joules for f in measured], seed=self.options.seed)  # type: ignore[misc]
+        mean = bootstrap_mean([f.joules for f in measured], seed=self.options.seed)  # type: ignore[misc]
         ranged = all(f.low_j is not None for f in measured) and measured
         span = (
             (sum(f.low_j for f in measured) / len(measured), sum(f.high_j for f in measured) / len(measured))  # type: ignore[misc]
@@ -256,12 +256,12 @@ class EnergyAnalyzer:
             group=group,
             unit="J",
             method=f"mean, bootstrap percentile 95% CI over prompts; energy: {label}",
-            details={**base, **_range(*span), "range_basis": _basis(measured)},
+            details={**base, **range_details(*span), "range_basis": _basis(measured)},
         )
-        out = [per_prompt, _scaled(per_prompt, name="wh_per_prompt", factor=1 / _J_PER_WH, unit="Wh")]
+        out = [per_prompt, scaled(per_prompt, name="wh_per_prompt", factor=1 / _J_PER_WH, unit="Wh")]
 
         with_tokens = [f for f in measured if f.gen.output_tokens]
-        ratio = _bootstrap_ratio(
+        ratio = bootstrap_ratio(
             [f.joules for f in with_tokens],  # type: ignore[misc]
             [f.gen.output_tokens for f in with_tokens],  # type: ignore[misc]
             scale=1000 / _J_PER_WH,
@@ -289,13 +289,13 @@ class EnergyAnalyzer:
                 ("" if ratio[0] is not None else "not measured; ")
                 + f"ratio of sums, bootstrap percentile 95% CI over prompts; energy: {label}"
             ),
-            details={**base, **_range(*span_tok), "output_tokens": tok, "range_basis": _basis(measured)},
+            details={**base, **range_details(*span_tok), "output_tokens": tok, "range_basis": _basis(measured)},
         )
         out.append(per_1k)
-        out.append(_scaled(per_1k, name="j_per_token", factor=_J_PER_WH / 1000, unit="J/token"))
+        out.append(scaled(per_1k, name="j_per_token", factor=_J_PER_WH / 1000, unit="J/token"))
 
         timed = [f for f in figs if f.gen.latency_s and f.gen.output_tokens is not None]
-        speed = _bootstrap_ratio(
+        speed = bootstrap_ratio(
             [float(f.gen.output_tokens) for f in timed],  # type: ignore[arg-type]
             [f.gen.latency_s for f in timed],  # type: ignore[misc]
             scale=1.0,
@@ -328,7 +328,7 @@ class EnergyAnalyzer:
             (per_prompt, "gco2e_per_prompt", "gCO2e", factor),
             (per_1k, "gco2e_per_1k_tokens", "gCO2e/1k tokens", factor * _J_PER_WH),
         ):
-            metric = _scaled(src, name=name, factor=scale, unit=unit)
+            metric = scaled(src, name=name, factor=scale, unit=unit)
             out.append(
                 dataclasses.replace(
                     metric,
@@ -337,7 +337,7 @@ class EnergyAnalyzer:
                     f"({self.grid.zone}), PUE {self.options.pue:g}",
                 )
             )
-        return [_with_caveat(metric) for metric in out]
+        return [with_caveat(metric) for metric in out]
 
     # -- summary -------------------------------------------------------------------------------------
 
@@ -454,81 +454,6 @@ def _basis(figs: Sequence[_Figure]) -> str:
     return (
         "; ".join(f"{k}: {m.method_info(label=k).range_basis}" for k in sorted({f.method for f in figs}))
         or "n/a"
-    )
-
-
-def _with_caveat(metric: Metric) -> Metric:
-    """Say beside an energy figure what its 95% interval leaves out when the energy was not measured by a
-    counter: the interval is sampling error over prompts, the method's own error can be far larger (×0.5 to
-    ×2.5 for an estimate), and a reader must not take the narrow interval for the accuracy of the number."""
-    details = metric.details
-    methods = details.get("energy_methods")
-    if metric.value is None or not isinstance(methods, Mapping):
-        return metric
-    unmeasured = {k: n for k, n in methods.items() if m.method_info(label=k).kind != "measured counter"}
-    if not unmeasured:
-        return metric
-    kinds = ", ".join(f"{m.method_info(label=k).kind} ({n} of {sum(methods.values())} figures)"
-                      for k, n in sorted(unmeasured.items()))
-    low, high = details.get("range_low"), details.get("range_high")
-    unit = f" {metric.unit}" if metric.unit else ""
-    span = (f"the true value may lie anywhere from {low:.3g} to {high:.3g}{unit} ({details.get('range_basis')})"
-            if isinstance(low, (int, float)) and isinstance(high, (int, float))
-            else f"auditkit cannot say how far off it may be ({details.get('range_basis')})")
-    note = f"Not measured by an energy counter: {kinds}; {span}. The 95% interval covers sampling error only."
-    return dataclasses.replace(metric, details={**details, "note": note})
-
-
-def _range(low: float | None, high: float | None) -> dict[str, Any]:
-    return {"range_low": low, "range_high": high}
-
-
-def _bootstrap_mean(values: Sequence[float], *, seed: int) -> tuple[float | None, float | None, float | None]:
-    return _bootstrap_ratio(values, [1.0] * len(values), scale=1.0, seed=seed)
-
-
-def _bootstrap_ratio(
-    num: Sequence[float], den: Sequence[float], *, scale: float, seed: int
-) -> tuple[float | None, float | None, float | None]:
-    """``scale × Σnum / Σden`` with a paired percentile bootstrap over items (a mean when den is all 1).
-
-    Items are resampled as (num, den) rows by :func:`auditkit.stats.intervals.resample_sums`: bounded
-    blocks, and an exact multinomial over distinct rows when energy and tokens repeat (replayed or
-    modelled figures), which makes 2,000 resamples of 100,000 outputs take milliseconds.
-    """
-    import numpy as np
-
-    from auditkit.stats.intervals import resample_sums
-
-    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    if a.size == 0 or b.sum() <= 0:
-        return None, None, None
-    value = float(a.sum() / b.sum() * scale)
-    if a.size == 1:
-        return value, value, value
-    totals = resample_sums(rows=np.column_stack([a, b]), resamples=_RESAMPLES, rng=np.random.default_rng(seed))
-    total_a, total_b = totals[:, 0], totals[:, 1]
-    stats = total_a[total_b > 0] / total_b[total_b > 0] * scale
-    low, high = np.percentile(stats, [2.5, 97.5])
-    return value, float(min(low, value)), float(max(high, value))
-
-
-def _scaled(metric: Metric, *, name: str, factor: float, unit: str) -> Metric:
-    def scale(x: Any) -> Any:
-        return None if x is None else x * factor
-
-    details = dict(metric.details)
-    for key in ("range_low", "range_high"):
-        if key in details:
-            details[key] = scale(details[key])
-    return dataclasses.replace(
-        metric,
-        name=name,
-        value=scale(metric.value),
-        ci_low=scale(metric.ci_low),
-        ci_high=scale(metric.ci_high),
-        unit=unit,
-        details=details,
     )
 
 
