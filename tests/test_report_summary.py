@@ -174,6 +174,18 @@ def test_the_report_lead_shows_one_limit_line_per_measure_and_folds_the_axes_awa
     assert len(lead.more_limits) == 6  # every axis on its own, behind a fold
 
 
+def test_axes_too_small_to_detect_anything_fold_into_one_line() -> None:
+    blind = {"value": None, "note": "too few pairs", "units_per_group": 4}
+    axes = {axis: {"mde": {"toxic": blind, "length": blind}} for axis in ("gender", "religion")}
+    analyses = {"bias": {"summary": {"thresholds": {"toxic": 0.05, "length": 5.0}, "axes": axes}}}
+    limits = _summary(_results([], analyses=analyses)).limits
+    assert len(limits) == 4 and all(lim.flagged and lim.mde is None for lim in limits)
+    (line,) = limit_lines(limits=limits)
+    assert line.startswith("With 4 prompts per group, this audit could not have detected any difference between "
+                           "groups in the ")
+    assert "(gender, religion)" in line and "toxic rate" in line and " or " in line
+
+
 def test_a_key_metric_keeps_the_analyzers_caveat(tmp_path: Path) -> None:
     from auditkit.report.lead import lead_view
     from auditkit.report.markdown import render_markdown

@@ -113,7 +113,7 @@ def _stated_limits(analyzer: str, summary: Mapping[str, Any]) -> list[DetectionL
         for note in summary.get(key) or []:
             if isinstance(note, str) and note.strip():
                 out.append(DetectionLimit(analyzer=analyzer, source="note", scope=key, measure="",
-                                          sentence=note.strip(), flagged=False))
+                                          sentence=_sentence_case(note), flagged=False))
     instrument = summary.get("instrument")
     if isinstance(instrument, Mapping):
         check = instrument.get("identity_check")
@@ -128,7 +128,7 @@ def _stated_limits(analyzer: str, summary: Mapping[str, Any]) -> list[DetectionL
                                                                                Mapping) else None
         if isinstance(note, str) and note.strip():
             out.append(DetectionLimit(analyzer=analyzer, source="note", scope="instrument", measure="",
-                                      sentence=note.strip(), flagged=False))
+                                      sentence=_sentence_case(note), flagged=False))
     return out
 
 
@@ -166,17 +166,38 @@ class FoldedLimit:
 def fold_limits(*, limits: Sequence[DetectionLimit]) -> tuple[FoldedLimit, ...]:
     """Minimum detectable effects folded into one line per analyzer and measure (the axes named, the
     largest MDE given), every other limit as it is; flagged ones first."""
-    folded: dict[tuple[str, str, bool], list[DetectionLimit]] = {}
+    folded: dict[tuple[str, str, bool, bool], list[DetectionLimit]] = {}
     rest: list[DetectionLimit] = []
     for lim in limits:
-        if lim.source == "mde" and lim.mde is not None:
-            folded.setdefault((lim.analyzer, lim.measure, lim.flagged), []).append(lim)
+        if lim.source == "mde":  # blind (no MDE at all) and sized limits fold separately
+            folded.setdefault((lim.analyzer, lim.measure, lim.flagged, lim.mde is None), []).append(lim)
         else:
             rest.append(lim)
     lines = [FoldedLimit(sentence=_folded_sentence(group=group, measure=measure, flagged=flagged), flagged=flagged)
-             for (_, measure, flagged), group in folded.items()]
+             for (_, measure, flagged, blind), group in folded.items() if not blind]
+    # Blind measures that share their axes read as one line: "... any difference in A, B or C ... (axes)".
+    blind_by_axes: dict[tuple[str, ...], list[list[DetectionLimit]]] = {}
+    for (_, _, _, blind), group in folded.items():
+        if blind:
+            blind_by_axes.setdefault(tuple(lim.scope for lim in group), []).append(group)
+    lines += [FoldedLimit(sentence=_blind_sentence(groups=groups), flagged=True) for groups in blind_by_axes.values()]
     lines += [FoldedLimit(sentence=lim.sentence, flagged=lim.flagged) for lim in rest]
     return tuple(sorted(lines, key=lambda line: not line.flagged))
+
+
+def _blind_sentence(*, groups: Sequence[Sequence[DetectionLimit]]) -> str:
+    """Measures (on the same axes) in which no difference could have been detected at all: too few prompts."""
+    if len(groups) == 1 and len(groups[0]) == 1:
+        return groups[0][0].sentence
+    every = [lim for group in groups for lim in group]
+    sizes = sorted({lim.units_per_group for lim in every if lim.units_per_group})
+    per_group = (f"With {sizes[0]:,} prompts per group" if len(sizes) == 1 else
+                 f"With {sizes[0]:,}–{sizes[-1]:,} prompts per group" if sizes else "At this audit's size")
+    axes = ", ".join(lim.scope.replace("_", " ") for lim in groups[0])
+    nouns = [group[0].noun or group[0].measure.replace("_", " ") for group in groups]
+    listed = nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + f" or {nouns[-1]}"
+    return (f"{per_group}, this audit could not have detected any difference between groups in the {listed} "
+            f"({axes}): too few prompts for any gap to reach significance after correction.")
 
 
 def _folded_sentence(*, group: Sequence[DetectionLimit], measure: str, flagged: bool) -> str:
@@ -199,3 +220,9 @@ def _folded_sentence(*, group: Sequence[DetectionLimit], measure: str, flagged: 
 def limit_lines(*, limits: Sequence[DetectionLimit]) -> tuple[str, ...]:
     """The folded limits as plain lines, for a short document."""
     return tuple(line.sentence for line in fold_limits(limits=limits))
+
+
+def _sentence_case(note: str) -> str:
+    """An analyzer's note as a sentence of its own (notes are often written as clauses)."""
+    text = note.strip()
+    return text[:1].upper() + text[1:]
