@@ -177,7 +177,7 @@ def test_chat_prompts_without_template_are_a_clear_error(adapter: HFAdapter, tin
 @pytest.mark.parametrize(
     ("options", "needle"),
     [
-        ({"temperature": "0"}, "Unknown --model-arg 'temperature'"),
+        ({"temperature": "0"}, "Unknown hf option(s) 'temperature'"),
         ({"dtype": "float8"}, "dtype='float8'"),
         ({"device": "tpu"}, "device='tpu'"),
         ({"chat": "maybe"}, "chat='maybe'"),

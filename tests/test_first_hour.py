@@ -94,7 +94,7 @@ def test_misspelled_analyzer_in_analyzer_arg_is_exit_2(tmp_path: Path, capsys: p
 def test_unknown_option_of_a_running_analyzer_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suite = write_suite(tmp_path, n=2, analyzers_=("bias",))
     assert _run(tmp_path, str(suite), "--model", "mock:echo", "--analyzer-arg", "bias.foo=1") == 2
-    assert "Unknown bias option(s) foo" in capsys.readouterr().err
+    assert "Unknown bias option(s) 'foo'" in capsys.readouterr().err
 
 
 def test_suites_validate_refuses_an_unregistered_analyzer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

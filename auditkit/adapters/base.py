@@ -50,9 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from auditkit.errors import ConfigError
+from auditkit.plugin_options import PluginOptions, options_error
 from auditkit.records import Generation, GenerationConfig, LoglikRequest, LoglikResult, Prompt
 from auditkit.registry import Registry
 from auditkit.secrets import is_secret_key
@@ -127,13 +128,13 @@ LOCAL = AdapterAbilities()
 """The abilities of a factory that declares none: a local model, one batch at a time."""
 
 
-class AdapterOptions(BaseModel):
+class AdapterOptions(PluginOptions):
     """Base of every adapter's ``--model-arg`` options model: unknown options are errors.
 
     Values arrive as strings from the command line; pydantic coerces them to the declared types.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,30 +324,5 @@ def parse_options(*, model: type[OptionsT], adapter: str, options: Mapping[str, 
     try:
         return model.model_validate(dict(options))
     except ValidationError as exc:
-        raise ConfigError(_options_message(model=model, adapter=adapter, options=options, error=exc)) from None
-
-
-def _options_message(
-    *, model: type[AdapterOptions], adapter: str, options: Mapping[str, Any], error: ValidationError
-) -> str:
-    fields = sorted(model.model_fields)
-    valid = (
-        f"Valid options: {', '.join(fields)}."
-        if fields
-        else f"Valid options: none (the {adapter!r} adapter takes no --model-arg options)."
-    )
-    problems = error.errors()
-    unknown = sorted(str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden" and p["loc"])
-    if unknown:
-        names = ", ".join(repr(u) for u in unknown)
-        return f"Unknown --model-arg {names} for the {adapter!r} adapter: it does not take them. {valid}"
-    first = problems[0]
-    name = ".".join(str(part) for part in first["loc"]) if first["loc"] else ""
-    if name in options:
-        what = f"--model-arg {name}={options[name]!r}"
-    elif name:
-        what = f"--model-arg {name}"
-    else:
-        what = "--model-arg options"
-    reason = str(first["msg"]).removeprefix("Value error, ")
-    return f"{what} for the {adapter!r} adapter: {reason}. {valid}"
+        raise options_error(model=model, kind="adapter", plugin=adapter, flag="--model-arg ", options=options,
+                            error=exc) from None

@@ -137,10 +137,11 @@ class MockAdapter:
         double = _DOUBLES[name]
         unknown = sorted(set(options) - set(double.options))
         if unknown:
-            accepted = ", ".join(double.options) or "none"
+            # Each double takes only its own subset of MockOptions' fields: the same words as any plugin's.
+            accepted = ", ".join(double.options) or "none (this double takes no --model-arg options)"
             raise ConfigError(
-                f"Unknown --model-arg {', '.join(repr(u) for u in unknown)} for the 'mock:{name}' adapter: "
-                f"it does not take them. Valid options: {accepted}."
+                f"Unknown mock:{name} option(s) {', '.join(map(repr, unknown))}: the 'mock:{name}' adapter does not take "
+                f"them, and an unknown option is refused rather than ignored. Valid options: {accepted}."
             )
         self.name = name
         # The raw strings stay the identity's settings (as given), the parsed values drive the double.

@@ -14,34 +14,23 @@ An option the model does not declare is refused, never ignored, so a misspelling
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
-from auditkit.errors import ConfigError
+from auditkit.plugin_options import PluginOptions, options_error
 
-__all__ = ["AnalyzerOptions", "options_error"]
+__all__ = ["AnalyzerOptions"]
 
 OptionsT = TypeVar("OptionsT", bound="AnalyzerOptions")
 
-_NUMBER_ERRORS = {
-    "float_parsing": "must be a number",
-    "float_type": "must be a number",
-    "finite_number": "must be a finite number",
-    "int_parsing": "must be an integer",
-    "int_type": "must be an integer",
-    "int_from_float": "must be a whole number",
-    "bool_parsing": "must be true or false",
-    "bool_type": "must be true or false",
-}
 
-
-class AnalyzerOptions(BaseModel):
+class AnalyzerOptions(PluginOptions):
     """Base of every analyzer's options model: unknown fields forbidden, values frozen once parsed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True, protected_namespaces=())
+    # YAML numbers reach text options (a label, a file name) as numbers: read them as text.
+    model_config = ConfigDict(coerce_numbers_to_str=True)
 
     analyzer: ClassVar[str] = "analyzer"
     """The analyzer's registered name, used in error messages."""
@@ -52,34 +41,5 @@ class AnalyzerOptions(BaseModel):
         try:
             return cls.model_validate(dict(options))
         except ValidationError as exc:
-            raise options_error(model=cls, error=exc) from None
-
-
-def options_error(*, model: type[AnalyzerOptions], error: ValidationError) -> ConfigError:
-    """One message for every problem pydantic found in an analyzer's options."""
-    name = model.analyzer
-    known = sorted(model.model_fields)
-    unknown = [str(e["loc"][0]) for e in error.errors() if e["type"] == "extra_forbidden" and e["loc"]]
-    if unknown:
-        hints = [
-            f"did you mean {close[0]!r} for {u!r}?"
-            for u in unknown
-            if (close := difflib.get_close_matches(u, known, n=1, cutoff=0.6))
-        ]
-        return ConfigError(
-            f"Unknown {name} option(s) {', '.join(unknown)}"
-            + (f" ({'; '.join(hints)})" if hints else "")
-            + f". An unknown option is refused rather than ignored; the {name} analyzer accepts: "
-            f"{', '.join(known)}."
-        )
-    problems = []
-    for e in error.errors():
-        message = _NUMBER_ERRORS.get(e["type"]) or str(e["msg"]).removeprefix("Value error, ")
-        field = ".".join(str(p) for p in e["loc"])
-        if field:
-            shown = e.get("input")
-            problems.append(f"{name} option {field}={shown!r} {message}" if e["type"] in _NUMBER_ERRORS
-                            else f"{name} option {field}: {message}")
-        else:
-            problems.append(message)
-    return ConfigError("; ".join(dict.fromkeys(problems)) + ("" if problems[-1].endswith(".") else "."))
+            raise options_error(model=cls, kind="analyzer", plugin=cls.analyzer, flag=f"--analyzer-arg {cls.analyzer}.",
+                                options=options, error=exc) from None
