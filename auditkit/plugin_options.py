@@ -51,9 +51,10 @@ def options_error(
     problems = error.errors()
     unknown = [str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden" and p["loc"]]
     if unknown:
+        names = ", ".join(map(repr, unknown))
         return ConfigError(
-            f"Unknown {plugin} option(s) {', '.join(map(repr, unknown))}{_hints(unknown, known)}: the {plugin!r} {kind} does "
-            f"not take them, and an unknown option is refused rather than ignored. {valid}"
+            f"Unknown {plugin} option(s) {names}{_hints(unknown, known)}: the {plugin!r} {kind} does not take "
+            f"them, and an unknown option is refused rather than ignored. {valid}"
         )
     lines = list(dict.fromkeys(_problem(p, kind=kind, plugin=plugin, flag=flag, options=options) for p in problems))
     return ConfigError("; ".join(lines) + f". {valid}")

@@ -139,9 +139,10 @@ class MockAdapter:
         if unknown:
             # Each double takes only its own subset of MockOptions' fields: the same words as any plugin's.
             accepted = ", ".join(double.options) or "none (this double takes no --model-arg options)"
+            names = ", ".join(map(repr, unknown))
             raise ConfigError(
-                f"Unknown mock:{name} option(s) {', '.join(map(repr, unknown))}: the 'mock:{name}' adapter does not take "
-                f"them, and an unknown option is refused rather than ignored. Valid options: {accepted}."
+                f"Unknown mock:{name} option(s) {names}: the 'mock:{name}' adapter does not take them, and an "
+                f"unknown option is refused rather than ignored. Valid options: {accepted}."
             )
         self.name = name
         # The raw strings stay the identity's settings (as given), the parsed values drive the double.
