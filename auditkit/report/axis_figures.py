@@ -16,7 +16,8 @@ from typing import Any
 from auditkit.analyzers.metric_spec import MetricSpec, find_spec
 from auditkit.report.figure import Figure
 from auditkit.report.forest import Reference, forest_plot, gap_class, gap_plot
-from auditkit.report.svg import Estimate, Numbers, finite, slug
+from auditkit.report.plain import finite
+from auditkit.report.svg import Estimate, Numbers, slug
 
 __all__ = [
     "MAX_ROWS",

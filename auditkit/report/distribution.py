@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from auditkit.report.svg import COLORS, WIDTH, Numbers, Scale, finite, svg_shell, text
+from auditkit.report.plain import finite
+from auditkit.report.svg import COLORS, WIDTH, Numbers, Scale, svg_shell, text
 
 __all__ = [
     "bin_values",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from auditkit.report.svg import COLORS, WIDTH, Estimate, Numbers, Scale, clip, finite, svg_shell, text
+from auditkit.report.plain import finite
+from auditkit.report.svg import COLORS, WIDTH, Estimate, Numbers, Scale, clip, svg_shell, text
 
 __all__ = [
     "DumbbellRow",

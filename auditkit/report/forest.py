@@ -13,7 +13,8 @@ from typing import Literal
 
 from markupsafe import Markup, escape
 
-from auditkit.report.svg import COLORS, WIDTH, Estimate, Numbers, Scale, clip, finite, hatch_pattern, svg_shell, text
+from auditkit.report.plain import finite
+from auditkit.report.svg import COLORS, WIDTH, Estimate, Numbers, Scale, clip, hatch_pattern, svg_shell, text
 
 __all__ = [
     "Reference",

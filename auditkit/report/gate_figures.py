@@ -14,7 +14,8 @@ from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.report.baseline import Change, Comparison
 from auditkit.report.dumbbell import DumbbellRow, dumbbell_chart
 from auditkit.report.figure import Figure
-from auditkit.report.svg import Estimate, Numbers, finite
+from auditkit.report.plain import finite
+from auditkit.report.svg import Estimate, Numbers
 
 __all__ = ["gate_figures"]
 

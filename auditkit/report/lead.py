@@ -10,14 +10,12 @@ bar's width) are computed here, so the template only lays out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from auditkit.report.context import FindingView, fmt
 from auditkit.report.limits import FoldedLimit, fold_limits
-from auditkit.report.plain import PlainInterval
+from auditkit.report.plain import PlainInterval, finite
 from auditkit.report.summary import DetectionLimit, NotTested, ReportSummary
 
 __all__ = ["IntervalBar", "KeyMetric", "LeadFinding", "LeadView", "interval_bar", "lead_view"]
@@ -75,19 +73,15 @@ class LeadView:
     not_tested: tuple[NotTested, ...]
 
 
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def interval_bar(*, interval: PlainInterval | None) -> IntervalBar | None:
     """A bar for the interval: shares on 0 to 20/50/100%, other figures on a scale around 0."""
     if interval is None:
         return None
     value, low, high, threshold = interval.value, interval.ci_low, interval.ci_high, interval.threshold
-    if not (_finite(value) and _finite(low) and _finite(high)):
+    if not (finite(value) and finite(low) and finite(high)):
         return None
     assert value is not None and low is not None and high is not None  # for mypy: checked just above
-    marks = [abs(v) for v in (value, low, high, threshold) if v is not None and _finite(v)]
+    marks = [abs(v) for v in (value, low, high, threshold) if v is not None and finite(v)]
     if interval.percent and 0 <= low <= high <= 1 and min(value, low) >= 0:
         top = next(t for t in (0.2, 0.5, 1.0) if max(marks) <= t)
         lo, hi = 0.0, top
@@ -102,7 +96,7 @@ def interval_bar(*, interval: PlainInterval | None) -> IntervalBar | None:
         return round(100 * min(max((v - lo) / (hi - lo), 0.0), 1.0), 2)
 
     return IntervalBar(low=at(low), value=at(value), high=at(high), zero=at(0.0) if lo < 0 else None,
-                       threshold=at(threshold) if threshold is not None and _finite(threshold) else None,
+                       threshold=at(threshold) if threshold is not None and finite(threshold) else None,
                        scale=scale)
 
 

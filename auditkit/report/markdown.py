@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from auditkit.errors import InputError
 from auditkit.report.limits import limit_lines
-from auditkit.report.render import load_results
+from auditkit.report.render import load_results, write_report
 from auditkit.report.risk import load_risk_map
 from auditkit.report.summary import ReportSummary, build_summary
 from auditkit.secrets import is_secret_key
@@ -156,10 +155,4 @@ def render_markdown(*, run_dir: Path, out: Path | None = None) -> Path:
     run_dir = Path(run_dir)
     results, raw = load_results(path=run_dir / "results.json")
     text = markdown_text(results=results, results_sha256=hashlib.sha256(raw).hexdigest())
-    target = Path(out) if out is not None else run_dir / "report.md"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the Markdown report ({exc}); choose another --out.") from exc
-    return target
+    return write_report(target=Path(out) if out is not None else run_dir / "report.md", text=text)

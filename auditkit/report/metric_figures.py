@@ -20,7 +20,8 @@ from auditkit.report.distribution import bin_values, count_at_or_above, histogra
 from auditkit.report.evidence import OutputScan
 from auditkit.report.figure import Figure
 from auditkit.report.forest import Reference, forest_plot
-from auditkit.report.svg import Estimate, Numbers, finite, slug
+from auditkit.report.plain import finite
+from auditkit.report.svg import Estimate, Numbers, slug
 
 __all__ = [
     "breakdown_figures",

@@ -9,13 +9,13 @@ optional click-to-sort script; without the script the tables read as plain HTML.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from auditkit.analyzers.metadata import RunMetricSpecs
 from auditkit.report.context import metric_view
+from auditkit.report.plain import finite
 
 __all__ = ["Cell", "MetricTable", "metric_tables"]
 
@@ -52,8 +52,7 @@ class MetricTable:
 
 
 def _key(value: Any) -> str:
-    return repr(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
-        value) else ""
+    return repr(float(value)) if finite(value) else ""
 
 
 def _group_keys(metrics: Sequence[Mapping[str, Any]]) -> list[str]:

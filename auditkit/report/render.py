@@ -41,7 +41,7 @@ from auditkit.resources import data_dir, package_file
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["load_results", "render_report"]
+__all__ = ["load_results", "render_report", "write_report"]
 
 
 def load_results(*, path: Path) -> tuple[dict[str, Any], bytes]:
@@ -207,10 +207,14 @@ def render_report(*, run_dir: Path, baseline_dir: Path | None = None, out: Path 
         "text_limit": TEXT_LIMIT,
     }
     html = _environment().get_template("report.html.j2").render(**context)
-    target = Path(out) if out is not None else run_dir / "report.html"
+    return write_report(target=Path(out) if out is not None else run_dir / "report.html", text=html)
+
+
+def write_report(*, target: Path, text: str) -> Path:
+    """Write a rendered report (HTML or Markdown); exit 2 naming the file when it cannot be written."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(html, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{target}: cannot write the report ({exc}); choose another --out.") from exc
     return target

@@ -15,9 +15,11 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
+
+from auditkit.report.plain import finite
 
 if TYPE_CHECKING:
     from auditkit.analyzers.metric_spec import MetricSpec
@@ -28,7 +30,6 @@ __all__ = [
     "Numbers",
     "Scale",
     "clip",
-    "finite",
     "hatch_pattern",
     "slug",
     "svg_shell",
@@ -50,10 +51,6 @@ COLORS = {
     "bar": "#4a86c5",
     "baseline": "#6b4f9e",
 }
-
-
-def finite(x: object) -> TypeGuard[float]:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def clip(label: str, limit: int = 28) -> str:
