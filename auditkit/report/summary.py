@@ -106,11 +106,6 @@ class ReportSummary:
     key_metrics: tuple[KeyMetric, ...]
     scorers: tuple[ScorerInfo, ...]
 
-    @property
-    def flagged_limits(self) -> tuple[DetectionLimit, ...]:
-        return tuple(lim for lim in self.limits if lim.flagged)
-
-
 
 # ---- verdict --------------------------------------------------------------------------------------
 
